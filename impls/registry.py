@@ -1,0 +1,130 @@
+"""The one registry of implementations: names in a stable order, what runs here, and `create`.
+
+Benchmarks, tests and reports all take their names from here. Implementation modules are
+imported only when a trainer is created, so listing names never imports torch or touches CUDA.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from functools import cache
+
+from impls.problem import Problem
+from impls.trainer import Trainer
+
+
+class Unavailable(RuntimeError):
+    """A registered implementation that cannot run on this machine; the message says why."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered implementation: ``module:cls`` built on ``device``."""
+
+    name: str
+    module: str
+    cls: str
+    device: str
+    needs: tuple[str, ...] = ()
+    summary: str = ""
+
+
+_ENTRIES: tuple[Entry, ...] = (
+    Entry(
+        "numpy", "impls.numpy_backprop", "NumpyTrainer", "cpu", (), "numpy, hand-written backward"
+    ),
+    Entry(
+        "torch-cpu",
+        "impls.torch_backprop",
+        "TorchBackpropTrainer",
+        "cpu",
+        ("torch",),
+        "torch tensors, hand-written backward",
+    ),
+    Entry(
+        "torch-cuda",
+        "impls.torch_backprop",
+        "TorchBackpropTrainer",
+        "cuda",
+        ("torch",),
+        "torch tensors, hand-written backward",
+    ),
+    Entry(
+        "autograd-cpu",
+        "impls.torch_autograd",
+        "TorchAutogradTrainer",
+        "cpu",
+        ("torch",),
+        "torch autograd: loss.backward()",
+    ),
+    Entry(
+        "autograd-cuda",
+        "impls.torch_autograd",
+        "TorchAutogradTrainer",
+        "cuda",
+        ("torch",),
+        "torch autograd: loss.backward()",
+    ),
+)
+_BY_NAME = {e.name: e for e in _ENTRIES}
+
+
+def names() -> list[str]:
+    """Every registered implementation, in a stable order."""
+    return [e.name for e in _ENTRIES]
+
+
+def entry(name: str) -> Entry:
+    """The registry entry of ``name``; a clear ValueError for an unknown name."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown implementation {name!r}: expected one of {', '.join(names())}"
+        ) from None
+
+
+@cache
+def cuda_available() -> bool:
+    """Whether torch sees a CUDA device (NVML-based where set, so no CUDA context is made)."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def unavailable_reason(name: str) -> str | None:
+    """Why ``name`` cannot run here, or None when it can."""
+    e = entry(name)
+    for package in e.needs:
+        if importlib.util.find_spec(package) is None:
+            return f"{name} needs {package}, which is not installed"
+    if e.device == "cuda" and not cuda_available():
+        import torch
+
+        built = torch.version.cuda
+        why = "this torch is a CPU build" if built is None else "no CUDA device is visible"
+        return f"{name} needs CUDA: {why} (torch {torch.__version__})"
+    return None
+
+
+def available() -> list[str]:
+    """The registered implementations that can run on this machine, in registry order."""
+    return [n for n in names() if unavailable_reason(n) is None]
+
+
+def create(name: str, problem: Problem) -> Trainer:
+    """A fresh trainer of implementation ``name`` at ``problem``'s initial arrays."""
+    e = entry(name)
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem={problem!r} is invalid: expected an impls.Problem")
+    reason = unavailable_reason(name)
+    if reason is not None:
+        raise Unavailable(reason)
+    cls = getattr(importlib.import_module(e.module), e.cls)
+    trainer = cls(problem, e.device)
+    trainer.name = name
+    return trainer

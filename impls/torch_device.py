@@ -1,0 +1,40 @@
+"""What every torch implementation shares: the device, moving arrays to it and back, and sync.
+
+Kept apart from the maths so that the implementation modules differ only in how they compute
+a step. Importing this module never touches CUDA; the device is first used when a trainer is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+
+from impls.problem import Problem
+from impls.trainer import Trainer
+
+
+class TorchTrainer(Trainer):
+    """A `Trainer` whose state lives in torch tensors on ``self.device`` (set by the registry)."""
+
+    def __init__(self, problem: Problem, device: str = "cpu") -> None:
+        super().__init__(problem, device)
+        self.torch_device = torch.device(self.device)
+
+    def tensors(self, arrays: Iterable[np.ndarray]) -> list[torch.Tensor]:
+        """Copies of numpy arrays on this trainer's device, dtype unchanged."""
+        return [torch.from_numpy(a).to(self.torch_device, copy=True) for a in arrays]
+
+    @staticmethod
+    def to_numpy(t: torch.Tensor) -> np.ndarray:
+        return t.detach().to("cpu", copy=True).numpy()
+
+    def set_weights(self, w1: np.ndarray, w2: np.ndarray) -> None:
+        with torch.no_grad():
+            self.w1.copy_(torch.from_numpy(w1))
+            self.w2.copy_(torch.from_numpy(w2))
+
+    def sync(self) -> None:
+        if self.torch_device.type == "cuda":
+            torch.cuda.synchronize(self.torch_device)

@@ -1,0 +1,50 @@
+"""ffbench's sessions: ``nox -l`` lists them; ``nox -s bench`` is the main job.
+
+Torch is installed first and on its own, so that the build is chosen here and not by the resolver:
+``FFBENCH_TORCH`` is the requirement (default ``torch==2.13.0``, which on CI and laptops here is a
+CPU wheel on disk) and ``FFBENCH_TORCH_INDEX`` an optional index for it (e.g. PyTorch's CUDA
+index on a lab machine). See README "Torch builds".
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.sessions = ["tests", "lint"]
+nox.options.reuse_venv = "yes"
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+TORCH = os.environ.get("FFBENCH_TORCH", "torch==2.13.0")
+TORCH_INDEX = os.environ.get("FFBENCH_TORCH_INDEX", "")
+
+
+def install_project(session: nox.Session, *groups: str) -> None:
+    """The chosen torch build, then the project and the named dependency groups."""
+    index = ["--extra-index-url", TORCH_INDEX] if TORCH_INDEX else []
+    session.install(*TORCH.split(), *index)
+    extra = [dep for group in groups for dep in nox.project.dependency_groups(PYPROJECT, group)]
+    session.install("-e", ".", *extra)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite (correctness of every implementation; CUDA tests skip without CUDA)."""
+    install_project(session, "test")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check style and common mistakes with ruff."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Check every available implementation against the oracle and time one step of each."""
+    install_project(session)
+    session.run("python", "-m", "impls", *session.posargs)
