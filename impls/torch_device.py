@@ -14,6 +14,9 @@ import torch
 from impls.problem import Problem
 from impls.trainer import Trainer
 
+#: "highest" keeps float32 matrix products in IEEE float32 (TF32 off); see impls.facts.
+FLOAT32_MATMUL_PRECISION = "highest"
+
 
 class TorchTrainer(Trainer):
     """A `Trainer` whose state lives in torch tensors on ``self.device`` (set by the registry)."""
@@ -21,6 +24,9 @@ class TorchTrainer(Trainer):
     def __init__(self, problem: Problem, device: str = "cpu") -> None:
         super().__init__(problem, device)
         self.torch_device = torch.device(self.device)
+        # float32 matrix products in full float32: no TF32 on GPUs that have it (the default,
+        # made explicit so that a library or earlier code cannot change it unseen).
+        torch.set_float32_matmul_precision(FLOAT32_MATMUL_PRECISION)
 
     def tensors(self, arrays: Iterable[np.ndarray]) -> list[torch.Tensor]:
         """Copies of numpy arrays on this trainer's device, dtype unchanged."""
