@@ -48,3 +48,21 @@ def demo(session: nox.Session) -> None:
     """Check every available implementation against the oracle and time one step of each."""
     install_project(session)
     session.run("python", "-m", "impls", *session.posargs)
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Main job: run the quick asv grid on this checkout, then write the report."""
+    session.error("not built yet (issue 3)")  # owned by the benchmarks work
+
+
+@nox.session(default=False)
+def report(session: nox.Session) -> None:
+    """Write the report (tables, figures, GPU gain) from the asv results in .asv/results."""
+    session.error("not built yet (issue 4)")  # owned by the reports work
+
+
+@nox.session(default=False)
+def gpu(session: nox.Session) -> None:
+    """Lab machine check: validate CUDA implementations, run the CUDA sweeps, report GPU gain."""
+    session.error("not built yet (issue 5)")  # owned by the lab-machine work
