@@ -29,6 +29,9 @@ class Entry:
     device: str
     needs: tuple[str, ...] = ()
     summary: str = ""
+    #: True when making a trainer compiles code (seconds per new shape): benchmarks time that
+    #: apart, as a cold start, and keep such implementations to few grid points.
+    compiles: bool = False
 
 
 _ENTRIES: tuple[Entry, ...] = (
