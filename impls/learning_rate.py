@@ -6,16 +6,16 @@ the two costs (the exponential cost's curvature grows with exp(sum_j |y_pred - y
 closed-form rule (lr scaled by batch and by the initial gradient) still diverged at several grid
 points (shared/notes/stable-learning-rate.md); a search from the initial weights did not.
 
-The search, always in float64 numpy on the CPU (so every implementation, device and dtype of one
-problem gets the same rate):
+The search, in float64 whatever the problem's dtype (so every implementation, device and dtype of
+one problem on one machine gets the same rate):
 1. start at lr0 = |w| / |grad w| at the initial weights (a step as long as the weights: too long);
 2. halve until `TRIAL_STEPS` steps from the initial weights keep the loss finite and strictly
    falling at every step;
 3. return that rate divided by `SAFETY_FACTOR`, for room to spare over long runs and float32.
 
 Cost: a few trial runs of `TRIAL_STEPS` steps, in set-up and never in a timed region; cached per
-process. At the largest CPU grid points it takes seconds; a GPU-only size can be searched there
-by passing ``impl="torch-cuda"`` (float64 on the GPU: the same arithmetic up to rounding).
+process. At the largest CPU grid points it takes seconds; above `GPU_SEARCH_FLOPS` per step, on a
+machine with CUDA, it runs in float64 on the GPU instead (the same arithmetic up to rounding).
 """
 
 from __future__ import annotations
@@ -83,6 +83,25 @@ def _search(problem: Problem, impl: str) -> float:
     raise UnstableProblem(f"{problem}: no learning rate down to {lr:.3g} trains stably")
 
 
-def default_lr(problem: Problem, impl: str = "numpy") -> float:
+#: Above this many operations per step the search runs on the GPU when one is visible.
+GPU_SEARCH_FLOPS = 1e11
+
+
+def search_impl(problem: Problem) -> str:
+    """Where the search runs: numpy on the CPU, or float64 torch on CUDA for huge problems.
+
+    The choice depends only on the problem's size and the machine, so every implementation of
+    one problem on one machine gets the same rate.
+    """
+    from impls.cost import step_flops
+    from impls.registry import cuda_available
+
+    if step_flops(problem) > GPU_SEARCH_FLOPS and cuda_available():
+        return "torch-cuda"
+    return "numpy"
+
+
+def default_lr(problem: Problem, impl: str | None = None) -> float:
     """The default learning rate of ``problem`` (independent of its dtype and ``lr`` field)."""
-    return _search(replace(problem, dtype="float64", lr=None), impl)
+    key = replace(problem, dtype="float64", lr=None)
+    return _search(key, impl or search_impl(key))
