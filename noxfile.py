@@ -9,6 +9,7 @@ index on a lab machine). See README "Torch builds".
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import nox
 
@@ -50,19 +51,69 @@ def demo(session: nox.Session) -> None:
     session.run("python", "-m", "impls", *session.posargs)
 
 
+#: asv's exit status when it ran everything but some benchmarks failed (results are saved).
+ASV_SOME_FAILED = 2
+
+
+def run_asv_grid(session: nox.Session, grid: str, head: str, *args: str) -> bool:
+    """``asv run`` of ``grid`` on this checkout, saved against ``head``; False if a point failed."""
+    command = ["python", "-m", "benchmarks", grid, "run", "--python=same"]
+    try:
+        session.run(*command, f"--set-commit-hash={head}", *args)
+    except nox.command.CommandFailed as failed:
+        if failed.return_code != ASV_SOME_FAILED:
+            raise
+        return False
+    return True
+
+
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Main job: run the quick asv grid on this checkout, then write the report."""
-    session.error("not built yet (issue 3)")  # owned by the benchmarks work
+    install_project(session)
+    # asv's machine info without questions, plus ffbench's machine facts (benchmarks/machine.py).
+    session.run("python", "-m", "benchmarks.machine")
+    # The quick grid's points that run here (README "Benchmarks"); posargs go to `asv run`.
+    head = session.run("git", "rev-parse", "HEAD", silent=True, external=True).strip()
+    ok = run_asv_grid(session, "quick", head, *session.posargs)
+    if Path("reports", "__main__.py").exists():
+        session.run("python", "-m", "reports")
+    else:
+        session.run("asv", "show", "--python=same", head)
+    if not ok:
+        session.error("some benchmarks failed: asv marks them failed (see its log above)")
+
+
+@nox.session(default=False)
+def fidelity(session: nox.Session) -> None:
+    """Cross-check asv's step times against torch.utils.benchmark at the tutorial size."""
+    install_project(session)
+    session.run("python", "-m", "benchmarks.fidelity", *session.posargs)
 
 
 @nox.session(default=False)
 def report(session: nox.Session) -> None:
     """Write the report (tables, figures, GPU gain) from the asv results in .asv/results."""
-    session.error("not built yet (issue 4)")  # owned by the reports work
+    install_project(session)
+    session.run("python", "-m", "reports", *session.posargs)
 
 
 @nox.session(default=False)
 def gpu(session: nox.Session) -> None:
     """Lab machine check: validate CUDA implementations, run the CUDA sweeps, report GPU gain."""
-    session.error("not built yet (issue 5)")  # owned by the lab-machine work
+    # tools/gpu_check.sh runs the same three steps without nox: keep the two in step.
+    install_project(session)
+    session.install(*PYPROJECT["project"]["optional-dependencies"]["gpu"])  # nvidia-ml-py
+    # 1. Every CUDA implementation against the oracle, before anything is timed. Without CUDA
+    #    this fails at once with one line saying why (a check that cannot run must not pass).
+    session.run("python", "-m", "impls.validate", "--device", "cuda")
+    # 2. The CUDA sweeps, the CPU points they are compared with (all cores, same dtype) and the
+    #    ceilings: the quick grid's points that run here, through asv, saved against HEAD, with
+    #    the machine's facts (GPU, driver, clocks, TF32 off) beside them.
+    session.run("python", "-m", "benchmarks.machine")
+    head = session.run("git", "rev-parse", "HEAD", silent=True, external=True).strip()
+    ok = run_asv_grid(session, "quick", head, *session.posargs)
+    # 3. The report, and its GPU-gain summary on the terminal.
+    session.run("python", "-m", "reports", "--commit", head, "--summary", "gpu")
+    if not ok:
+        session.error("some benchmarks failed: asv marks them failed (see its log above)")

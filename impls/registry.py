@@ -32,6 +32,9 @@ class Entry:
     #: True when making a trainer compiles code (seconds per new shape): benchmarks time that
     #: apart, as a cold start, and keep such implementations to few grid points.
     compiles: bool = False
+    #: A further requirement beyond ``needs`` and CUDA, as ``"module:function"``: the function
+    #: takes the name and returns what is missing here (completing "<name> needs ..."), or None.
+    check: str = ""
 
 
 _ENTRIES: tuple[Entry, ...] = (
@@ -69,6 +72,66 @@ _ENTRIES: tuple[Entry, ...] = (
         "cuda",
         ("torch",),
         "torch autograd: loss.backward()",
+    ),
+    Entry(
+        "nn-cpu",
+        "impls.torch_nn",
+        "TorchNNTrainer",
+        "cpu",
+        ("torch",),
+        "torch.nn.Sequential and torch.optim.SGD",
+    ),
+    Entry(
+        "nn-cuda",
+        "impls.torch_nn",
+        "TorchNNTrainer",
+        "cuda",
+        ("torch",),
+        "torch.nn.Sequential and torch.optim.SGD",
+    ),
+    Entry(
+        "custom-fn-cpu",
+        "impls.custom_function",
+        "CustomFunctionTrainer",
+        "cpu",
+        ("torch",),
+        "the activation as a custom torch.autograd.Function",
+    ),
+    Entry(
+        "custom-fn-cuda",
+        "impls.custom_function",
+        "CustomFunctionTrainer",
+        "cuda",
+        ("torch",),
+        "the activation as a custom torch.autograd.Function",
+    ),
+    Entry(
+        "compile-cpu",
+        "impls.compiled",
+        "CompiledTrainer",
+        "cpu",
+        ("torch",),
+        "the whole step under torch.compile (inductor, C++)",
+        compiles=True,
+        check="impls.compiled:compiler_missing",
+    ),
+    Entry(
+        "compile-cuda",
+        "impls.compiled",
+        "CompiledTrainer",
+        "cuda",
+        ("torch",),
+        "the whole step under torch.compile (inductor, Triton)",
+        compiles=True,
+        check="impls.compiled:compiler_missing",
+    ),
+    Entry(
+        "cudagraph-cuda",
+        "impls.cudagraph",
+        "CudaGraphTrainer",
+        "cuda",
+        ("torch",),
+        "the whole step captured once in a CUDA graph, replayed",
     ),
 )
 _BY_NAME = {e.name: e for e in _ENTRIES}
@@ -111,6 +174,11 @@ def unavailable_reason(name: str) -> str | None:
         built = torch.version.cuda
         why = "this torch is a CPU build" if built is None else "no CUDA device is visible"
         return f"{name} needs CUDA: {why} (torch {torch.__version__})"
+    if e.check:
+        module, _, function = e.check.partition(":")
+        missing = getattr(importlib.import_module(module), function)(name)
+        if missing:
+            return f"{name} needs {missing}"
     return None
 
 

@@ -1,0 +1,266 @@
+"""What every benchmark module shares: the grids, the skip rules, and the per-process state.
+
+Nothing here builds an input at import time. Inputs come from cached getters: `trainer` makes a
+warmed-up trainer once per process and parameter set, `initial_weights` the weights every sample
+starts from. torch is imported here (never CUDA) so that asv's forkserver parent holds it and
+each forked benchmark process does not pay the import again.
+
+Grids are fixed lists of plain ints and strings, the same on every commit, so asv's history does
+not break; the only machine-dependent value is `ALL_THREADS` (this machine's physical cores).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from dataclasses import replace
+
+import numpy as np
+
+import impls
+from impls import registry
+
+try:  # torch is optional for the core; with it, import it once here (see the module docstring)
+    import torch
+except ImportError:  # pragma: no cover - every supported install has torch
+    torch = None
+
+#: Every implementation name the registry has ever held, in a fixed order. The benchmarks' impl
+#: list is this plus anything newer in `impls.names()`: asv maps results to parameters by
+#: position, so a commit range whose registries differ must still see one list. A name missing
+#: from an older commit's registry is skipped there. tests/test_benchmarks.py keeps it complete.
+KNOWN_IMPLS = (
+    "numpy",
+    "torch-cpu",
+    "torch-cuda",
+    "autograd-cpu",
+    "autograd-cuda",
+    "nn-cpu",
+    "nn-cuda",
+    "custom-fn-cpu",
+    "custom-fn-cuda",
+    "compile-cpu",
+    "compile-cuda",
+    "cudagraph-cuda",
+)
+IMPLS = [*KNOWN_IMPLS, *(name for name in impls.names() if name not in KNOWN_IMPLS)]
+
+#: The tutorial's sizes: every one-axis sweep holds the other sizes here.
+TUTORIAL = dict(impls.TUTORIAL_SIZES)
+#: CPU threads by default: all physical cores, for numpy's BLAS and torch alike.
+ALL_THREADS = impls.physical_cores()
+#: One seed for every problem: the same data and initial weights for every implementation.
+SEED = 0
+
+#: Parameter names of every step benchmark, in this order (reports read them by name).
+STEP_PARAM_NAMES = [
+    "impl",
+    "batch",
+    "d_in",
+    "hidden",
+    "d_out",
+    "dtype",
+    "loss",
+    "activation",
+    "threads",
+]
+
+#: Warm-up once per process, before any sample: first calls, BLAS/cuBLAS initialisation,
+#: allocator growth and compilation are not steady state. At least `WARMUP_STEPS` steps, more
+#: (up to `WARMUP_MAX_STEPS`) while under `WARMUP_SECONDS`.
+WARMUP_STEPS = 3
+WARMUP_MAX_STEPS = 50
+WARMUP_SECONDS = 0.02
+
+#: Full finiteness check (weights copied to the host) on the first sample and every
+#: `FINITE_CHECK_EVERY` samples after; the loss is checked after every sample. Each sample starts
+#: from the same restored weights, so one check stands for all of them.
+FINITE_CHECK_EVERY = 16
+
+
+def step_params(**sweep: list) -> list[list]:
+    """asv ``params`` in `STEP_PARAM_NAMES` order: tutorial values except for ``sweep``."""
+    fixed = {
+        "impl": IMPLS,
+        **{name: [value] for name, value in TUTORIAL.items()},
+        "dtype": ["float32"],
+        "loss": ["squared"],
+        "activation": ["relu"],
+        "threads": [ALL_THREADS],
+    }
+    unknown = set(sweep) - set(fixed)
+    if unknown:
+        raise ValueError(f"unknown step parameters {sorted(unknown)}: expected {STEP_PARAM_NAMES}")
+    fixed.update(sweep)
+    return [list(fixed[name]) for name in STEP_PARAM_NAMES]
+
+
+def problem_of(batch, d_in, hidden, d_out, dtype, loss, activation, lr=None) -> impls.Problem:
+    """The `impls.Problem` of one benchmark point (``init="scaled"``, seed `SEED`)."""
+    return impls.Problem(
+        batch=batch,
+        d_in=d_in,
+        hidden=hidden,
+        d_out=d_out,
+        dtype=dtype,
+        loss=loss,
+        activation=activation,
+        init="scaled",
+        lr=lr,
+        seed=SEED,
+    )
+
+
+def device_of(impl: str) -> str | None:
+    """``"cpu"`` or ``"cuda"``; None for a name this commit's registry does not hold."""
+    try:
+        return registry.entry(impl).device
+    except ValueError:
+        return None
+
+
+def compiles(impl: str) -> bool:
+    """Whether making a trainer of ``impl`` compiles code (seconds per new shape)."""
+    try:
+        return bool(getattr(registry.entry(impl), "compiles", False))
+    except ValueError:
+        return False
+
+
+def unavailable_reason(impl: str) -> str | None:
+    """Why ``impl`` cannot run here (not registered in this commit, no CUDA, ...), or None."""
+    if device_of(impl) is None:
+        return f"{impl} is not registered in this commit's impls"
+    return impls.unavailable_reason(impl)
+
+
+def cuda_available() -> bool:
+    return registry.cuda_available()
+
+
+def rate_key(problem: impls.Problem) -> impls.Problem:
+    """The learning rate does not depend on the dtype (see `impls.learning_rate`)."""
+    return replace(problem, dtype="float64", lr=None)
+
+
+def learning_rates(problems) -> dict[impls.Problem, float | str]:
+    """The default learning rate of each problem (keyed by `rate_key`), or why there is none.
+
+    The core chooses where each search runs (numpy, or float64 torch on CUDA for huge problems).
+    Called from asv's ``setup_cache``: the search runs once per class and run, in its own
+    process, never inside a timed region.
+    """
+    from impls.learning_rate import UnstableProblem, default_lr
+
+    rates: dict[impls.Problem, float | str] = {}
+    for problem in problems:
+        key = rate_key(problem)
+        if key in rates:
+            continue
+        try:
+            rates[key] = default_lr(key)
+        except UnstableProblem as error:
+            rates[key] = f"no stable learning rate: {error}"
+        except _oom_errors() as error:
+            _free_cuda()
+            rates[key] = f"the learning-rate search ran out of memory: {error}"
+    return rates
+
+
+def _oom_errors() -> tuple[type[BaseException], ...]:
+    errors: tuple[type[BaseException], ...] = (MemoryError,)
+    if torch is not None:
+        errors += (torch.cuda.OutOfMemoryError,)
+    return errors
+
+
+def _free_cuda() -> None:
+    if torch is not None and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
+
+
+_threads_in_force: int | None = None
+
+
+def use_threads(threads: int) -> None:
+    """Set numpy's BLAS and torch to ``threads`` (once per process), or skip if they refuse."""
+    global _threads_in_force
+    if _threads_in_force == threads:
+        return
+    info = impls.set_threads(threads)
+    counts = {n for _, _, n in info.blas} | ({info.torch} if info.torch is not None else set())
+    if counts != {threads}:
+        raise NotImplementedError(f"cannot run on {threads} threads here: {info.summary()}")
+    _threads_in_force = threads
+
+
+_initial: dict[impls.Problem, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def initial_weights(problem: impls.Problem) -> tuple[np.ndarray, np.ndarray]:
+    """The (w1, w2) every sample starts from: the problem's seeded initial weights (as read
+    back from a new trainer by `trainer`, which saves drawing the data a second time)."""
+    if problem not in _initial:
+        _, _, w1, w2 = problem.initial_arrays()
+        _initial[problem] = (w1, w2)
+    return _initial[problem]
+
+
+def warm_up(trainer: impls.Trainer) -> None:
+    start = time.perf_counter()
+    steps = 0
+    while steps < WARMUP_STEPS or (
+        steps < WARMUP_MAX_STEPS and time.perf_counter() - start < WARMUP_SECONDS
+    ):
+        trainer.step()
+        trainer.sync()
+        steps += 1
+
+
+@functools.lru_cache(maxsize=2)
+def trainer(impl: str, problem: impls.Problem) -> impls.Trainer:
+    """A warmed-up trainer of ``impl`` at ``problem`` (lr set), made once per process.
+
+    A CUDA out-of-memory error becomes a skip with its reason, not a crash of the run.
+    """
+    try:
+        made = impls.create(impl, problem)
+        _initial.setdefault(problem, made.weights())
+        warm_up(made)
+    except _oom_errors() as error:
+        _free_cuda()
+        raise NotImplementedError(
+            f"{impl} ran out of memory at {describe(problem)}: {error}"
+        ) from None
+    return made
+
+
+def restore(made: impls.Trainer, problem: impls.Problem) -> None:
+    """Back to the initial weights, then wait for the device: done before every sample.
+
+    Every sample is then the same step from the same state, so a long run cannot drift into a
+    converged fit whose residuals underflow to denormal floats (slow on CPUs) or to zero.
+    """
+    made.set_weights(*initial_weights(problem))
+    made.sync()
+
+
+class NonFiniteState(RuntimeError):
+    """A benchmark's state went non-finite: asv must record a failure, never a time."""
+
+
+def check_finite(made: impls.Trainer, samples_done: int) -> None:
+    """Raise `NonFiniteState` if the last loss (always) or the weights (periodically) are not."""
+    loss = made.loss() if made.steps_taken else 0.0
+    full = samples_done % FINITE_CHECK_EVERY == 1
+    if not math.isfinite(loss) or (full and not made.is_finite()):
+        raise NonFiniteState(
+            f"{made.name}: non-finite state after {made.steps_taken} steps"
+            f" (last loss {loss!r}) at {describe(made.problem)}"
+        )
+
+
+def describe(problem: impls.Problem) -> str:
+    sizes = ", ".join(f"{k}={v}" for k, v in problem.sizes().items())
+    return f"{sizes}, {problem.dtype}, {problem.loss}/{problem.activation}"
