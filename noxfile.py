@@ -75,7 +75,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "benchmarks.machine")
     # The quick grid's points that run here (README "Benchmarks"); posargs go to `asv run`.
     head = session.run("git", "rev-parse", "HEAD", silent=True, external=True).strip()
-    ok = run_asv_grid(session, "quick", head, *session.posargs)
+    ok = run_asv_grid(session, "gpu", head, *session.posargs)
     if Path("reports", "__main__.py").exists():
         session.run("python", "-m", "reports")
     else:
@@ -108,11 +108,12 @@ def gpu(session: nox.Session) -> None:
     #    this fails at once with one line saying why (a check that cannot run must not pass).
     session.run("python", "-m", "impls.validate", "--device", "cuda")
     # 2. The CUDA sweeps, the CPU points they are compared with (all cores, same dtype) and the
-    #    ceilings: the quick grid's points that run here, through asv, saved against HEAD, with
-    #    the machine's facts (GPU, driver, clocks, TF32 off) beside them.
+    #    ceilings: the gpu grid (benchmarks.select: quick sweeps + full scale sweep, float32, wall
+    #    and device time) through asv, saved against HEAD, with the machine's facts (GPU,
+    #    driver, clocks, TF32 off) beside them.
     session.run("python", "-m", "benchmarks.machine")
     head = session.run("git", "rev-parse", "HEAD", silent=True, external=True).strip()
-    ok = run_asv_grid(session, "quick", head, *session.posargs)
+    ok = run_asv_grid(session, "gpu", head, *session.posargs)
     # 3. The report, and its GPU-gain summary on the terminal.
     session.run("python", "-m", "reports", "--commit", head, "--summary", "gpu")
     if not ok:

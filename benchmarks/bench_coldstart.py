@@ -6,14 +6,22 @@ library initialisation (cuBLAS), the first allocations and, for compiling implem
 parent, not fresh, so each value comes from a new interpreter (``sys.executable -c``). The clock
 starts after the implementation's modules are imported (import time is the same for any program
 and is not about the step) and stops after the first step is synchronised.
+
+Compiling implementations get an empty TorchInductor cache directory of their own, so the value
+is a true first compile, the same on every run (with inductor's on-disk cache warm from an
+earlier run the first step of `compile-cpu` took ~4-5 s here instead of ~20 s, and which one a
+run measured would depend on what ran before it). A first compile takes tens of seconds, so these
+points run on the full grid only (`benchmarks.select`).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
+import tempfile
 
 from . import common
 from .common import step_params
@@ -41,7 +49,7 @@ print(json.dumps(seconds))
 class ColdStart:
     """First step of a fresh process at the tutorial size, every implementation, float32."""
 
-    version = "1"
+    version = "2"
     params = step_params()
     param_names = common.STEP_PARAM_NAMES
     timeout = 600
@@ -61,10 +69,16 @@ class ColdStart:
         problem_fields = {**problem.as_dict(), "lr": rate}
         self.args = json.dumps({"impl": impl, "threads": threads, "problem": problem_fields})
 
-    def track_first_step(self, rates, *params):
-        child = subprocess.run(
-            [sys.executable, "-c", CHILD, self.args], capture_output=True, text=True, check=False
-        )
+    def track_first_step(self, rates, impl, *params):
+        with tempfile.TemporaryDirectory(prefix="ffbench-inductor-") as cache:
+            env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache}
+            child = subprocess.run(
+                [sys.executable, "-c", CHILD, self.args],
+                capture_output=True,
+                text=True,
+                check=False,
+                env=env,
+            )
         if child.returncode != 0:
             raise RuntimeError(f"cold-start child failed:\n{child.stderr}")
         return json.loads(child.stdout.strip().splitlines()[-1])

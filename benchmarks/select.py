@@ -19,7 +19,11 @@ from collections import defaultdict
 
 from . import bench_ceiling, bench_coldstart, bench_step, common
 
-GRIDS = ("quick", "full")
+GRIDS = ("quick", "full", "gpu")
+#: The ``gpu`` grid (``nox -s gpu``, within 5 minutes on one GPU): the quick sweeps plus the full
+#: scale sweep, float32, wall and device time only (each CUDA process pays for its own context,
+#: so memory measurements are left to the other grids), CUDA cold starts, the ceilings.
+GPU_METHODS = ("time_step", "track_device_time")
 METHOD_PREFIXES = ("time_", "peakmem_", "track_")
 
 
@@ -27,12 +31,14 @@ def grid_classes(grid: str) -> list[type]:
     """The benchmark classes of ``grid``: its step sweeps, then the cold start and ceilings."""
     if grid not in GRIDS:
         raise ValueError(f"grid={grid!r} is invalid: expected one of {', '.join(GRIDS)}")
-    prefix = grid.capitalize()
+    prefix = "Quick" if grid == "gpu" else grid.capitalize()
     steps = [
         cls
         for name, cls in vars(bench_step).items()
         if name.startswith(prefix) and inspect.isclass(cls)
     ]
+    if grid == "gpu":
+        steps.append(bench_step.FullScale)
     return [*steps, bench_coldstart.ColdStart, bench_ceiling.Gemm, bench_ceiling.LaunchFloor]
 
 
@@ -44,8 +50,23 @@ def methods(cls: type) -> list[str]:
     )
 
 
+def in_gpu_grid(cls: type, method: str, values: tuple) -> bool:
+    """Whether a point that runs here belongs to the lean ``gpu`` grid (see `GPU_METHODS`)."""
+    if cls is bench_ceiling.Gemm:
+        return values[1] == "float32"
+    if cls is bench_ceiling.LaunchFloor:
+        return True
+    impl = values[0]
+    if cls is bench_coldstart.ColdStart:
+        return common.device_of(impl) == "cuda"
+    dtype = values[common.STEP_PARAM_NAMES.index("dtype")]
+    return method in GPU_METHODS and dtype == "float32"
+
+
 def runs_here(grid: str, cls: type, method: str, values: tuple) -> bool:
     """Whether the rules of ``cls`` let ``method`` run at ``values`` on this machine."""
+    if grid == "gpu" and not in_gpu_grid(cls, method, values):
+        return False
     if cls is bench_ceiling.Gemm:
         return bench_ceiling.Gemm.skip_reason(*values) is None and (
             grid == "full" or values[1] == "float32"
@@ -53,8 +74,10 @@ def runs_here(grid: str, cls: type, method: str, values: tuple) -> bool:
     if cls is bench_ceiling.LaunchFloor:
         return common.torch is not None and common.cuda_available()
     impl, *sizes, threads = values
-    if cls is bench_coldstart.ColdStart:
-        return common.unavailable_reason(impl) is None
+    if cls is bench_coldstart.ColdStart:  # a first compile takes tens of seconds: full grid only
+        return common.unavailable_reason(impl) is None and (
+            grid == "full" or not common.compiles(impl)
+        )
     problem = common.problem_of(*sizes)
     return (
         cls.point_skip_reason(impl, problem, threads) is None

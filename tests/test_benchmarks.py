@@ -278,3 +278,24 @@ def test_machine_facts_are_recorded_after_the_run_and_publish_works(asv_run):
     published = asv("publish", "--config", config, env=env, cwd=tmp)
     assert published.returncode == 0, published.stdout + published.stderr
     assert (tmp / "html" / "index.json").exists()
+
+
+def test_gpu_grid_is_lean_float32_wall_and_device_time():
+    """The gpu grid keeps what `nox -s gpu` needs within 5 minutes: no memory runs, float32."""
+    chosen = re.compile(select.pattern("gpu"))
+    tutorial = ("'numpy'", "64", "1000", "100", "10", "'float32'", "'squared'", "'relu'")
+    point = ", ".join([*tutorial, str(common.ALL_THREADS)])
+    assert chosen.match(f"bench_step.QuickBatch.time_step({point})")
+    assert not chosen.match(f"bench_step.QuickBatch.peakmem_step({point})")
+    float64 = point.replace("'float32'", "'float64'")
+    assert not chosen.match(f"bench_step.FullScale.time_step({float64})")
+    assert chosen.match(f"bench_step.FullScale.time_step({point})")
+
+
+def test_compile_cold_start_runs_on_the_full_grid_only():
+    compiling = [name for name in impls.available() if common.compiles(name)]
+    if not compiling:
+        pytest.skip("no compiling implementation runs here")
+    values = (compiling[0], *(v[0] for v in bench_coldstart.ColdStart.params[1:]))
+    assert not select.runs_here("quick", bench_coldstart.ColdStart, "track_first_step", values)
+    assert select.runs_here("full", bench_coldstart.ColdStart, "track_first_step", values)

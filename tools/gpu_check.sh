@@ -5,7 +5,7 @@
 #          and CUDA-graph tests; CPU tests too), then the machine's facts;
 #   gpu    `nox -s gpu`'s three steps without nox (keep them in step with noxfile.py):
 #          python -m impls.validate --device cuda; python -m benchmarks.machine (facts) and the
-#          quick asv grid (CUDA sweeps, CPU reference points on all cores, ceilings) saved
+#          gpu asv grid (CUDA sweeps, CPU reference points on all cores, ceilings) saved
 #          against HEAD; python -m reports with its GPU-gain summary;
 #   all    both (the default).
 # pytest honours PYTEST_ADDOPTS (e.g. PYTEST_ADDOPTS="-m cuda" for the CUDA tests alone).
@@ -88,7 +88,7 @@ run_gpu() {
     echo "== asv at ${head:0:8} (limit ${GPU_ASV_LIMIT_S:-300} s)"
     "$PY" -m benchmarks.machine 2>&1 | tee -a "$LOGS/asv.log" || status=1
     # Exit status 2 from asv: some points failed (asv marks them); the rest is still reported.
-    timeout "${GPU_ASV_LIMIT_S:-300}" "$PY" -m benchmarks quick run --python=same \
+    timeout "${GPU_ASV_LIMIT_S:-300}" "$PY" -m benchmarks gpu run --python=same \
         "--set-commit-hash=$head" 2>&1 | tee -a "$LOGS/asv.log" || status=1
     [ -d .asv/results ] && tar -czf "$LOGS/asv-results.tar.gz" .asv/results
     echo "== report"
