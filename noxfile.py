@@ -75,7 +75,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "benchmarks.machine")
     # The quick grid's points that run here (README "Benchmarks"); posargs go to `asv run`.
     head = session.run("git", "rev-parse", "HEAD", silent=True, external=True).strip()
-    ok = run_asv_grid(session, "gpu", head, *session.posargs)
+    ok = run_asv_grid(session, "quick", head, *session.posargs)
     if Path("reports", "__main__.py").exists():
         session.run("python", "-m", "reports")
     else:
