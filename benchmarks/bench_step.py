@@ -240,6 +240,15 @@ class _Quick(_StepSweep):
     compile_all_methods = False
     memory_everywhere = False
 
+    def setup_cache(self):
+        """Learning rates of every quick point. One function for all quick classes, so asv (which
+        keys the cache by the function's source line) runs it once per run, not once per class:
+        ~2 s a process saved four times over."""
+        rates = {}
+        for cls in _Quick.__subclasses__():
+            rates.update(cls.searched_rates())
+        return rates
+
 
 class _Full(_StepSweep):
     """Full grid: two processes per point (asv's rounds, so that the process-to-process spread
@@ -256,24 +265,15 @@ class QuickBatch(_Quick):
     params = step_params(batch=QUICK_BATCH)
     compile_at_tutorial = True
 
-    def setup_cache(self):
-        return self.searched_rates()
-
 
 class QuickDIn(_Quick):
     version = "1"
     params = step_params(d_in=QUICK_D_IN)
 
-    def setup_cache(self):
-        return self.searched_rates()
-
 
 class QuickHidden(_Quick):
     version = "1"
     params = step_params(hidden=QUICK_HIDDEN)
-
-    def setup_cache(self):
-        return self.searched_rates()
 
 
 class QuickScale(_Quick):
@@ -281,16 +281,10 @@ class QuickScale(_Quick):
     params = scale_params(QUICK_SCALE)
     diagonal = True
 
-    def setup_cache(self):
-        return self.searched_rates()
-
 
 class QuickExercises(_Quick):
     version = "1"
     params = step_params(loss=LOSSES, activation=ACTIVATIONS)
-
-    def setup_cache(self):
-        return self.searched_rates()
 
 
 class FullBatch(_Full):
