@@ -34,24 +34,11 @@ import warnings
 from collections.abc import Callable, Iterator
 from functools import cache
 
-import numpy as np
 import torch
 
 from impls.problem import Problem
+from impls.torch_autograd import activation_forward, loss_forward  # the same maths
 from impls.torch_device import TorchTrainer
-
-
-def activation_forward(h: torch.Tensor, activation: str) -> torch.Tensor:
-    if activation == "relu":
-        return h.clamp(min=0)
-    return torch.sigmoid(h)
-
-
-def loss_forward(y_pred: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
-    """squared: sum((y_pred - y)^2); exp: sum_n exp(sum_j |y_pred - y|)."""
-    if loss == "squared":
-        return (y_pred - y).square().sum()
-    return (y_pred - y).abs().sum(dim=1).exp().sum()
 
 
 def loss_of_weights(w1, w2, x, y, loss: str, activation: str) -> torch.Tensor:
@@ -161,9 +148,3 @@ class CompiledTrainer(TorchTrainer):
 
         self._loss = loss
         self.steps_taken += 1
-
-    def _last_loss(self) -> float:
-        return float(self._loss.item())
-
-    def weights(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.to_numpy(self.w1), self.to_numpy(self.w2)

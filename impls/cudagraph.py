@@ -19,27 +19,14 @@ CUDA only: a CUDA graph has no CPU counterpart.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from impls.problem import Problem
+from impls.torch_autograd import activation_forward, loss_forward  # the same maths
 from impls.torch_device import TorchTrainer
 
 #: Eager steps on a side stream before capture (torch's guide uses a few).
 WARMUP_STEPS = 3
-
-
-def activation_forward(h: torch.Tensor, activation: str) -> torch.Tensor:
-    if activation == "relu":
-        return h.clamp(min=0)
-    return torch.sigmoid(h)
-
-
-def loss_forward(y_pred: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
-    """squared: sum((y_pred - y)^2); exp: sum_n exp(sum_j |y_pred - y|)."""
-    if loss == "squared":
-        return (y_pred - y).square().sum()
-    return (y_pred - y).abs().sum(dim=1).exp().sum()
 
 
 def train_step(x, y, w1, w2, learning_rate: float, loss: str, activation: str) -> torch.Tensor:
@@ -108,9 +95,3 @@ class CudaGraphTrainer(TorchTrainer):
         # Forward, loss, backward and update: one replay of the captured step
         self._graph.replay()
         self.steps_taken += 1
-
-    def _last_loss(self) -> float:
-        return float(self._loss.item())
-
-    def weights(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.to_numpy(self.w1), self.to_numpy(self.w2)

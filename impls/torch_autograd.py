@@ -11,7 +11,6 @@ tutorial's second exercise asks.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from impls.problem import Problem
@@ -59,9 +58,3 @@ class TorchAutogradTrainer(TorchTrainer):
 
         self._loss = loss.detach()
         self.steps_taken += 1
-
-    def _last_loss(self) -> float:
-        return float(self._loss.item())
-
-    def weights(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.to_numpy(self.w1), self.to_numpy(self.w2)

@@ -12,7 +12,6 @@ framework. What differs from the tutorial, all for speed, none for the result:
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from impls.problem import Problem
@@ -90,9 +89,3 @@ class TorchBackpropTrainer(TorchTrainer):
 
         self._loss = loss
         self.steps_taken += 1
-
-    def _last_loss(self) -> float:
-        return float(self._loss.item())
-
-    def weights(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.to_numpy(self.w1), self.to_numpy(self.w2)

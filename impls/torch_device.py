@@ -19,7 +19,9 @@ FLOAT32_MATMUL_PRECISION = "highest"
 
 
 class TorchTrainer(Trainer):
-    """A `Trainer` whose state lives in torch tensors on ``self.device`` (set by the registry)."""
+    """A `Trainer` whose state lives in torch tensors on ``self.device`` (set by the registry):
+    subclasses keep the weights in ``self.w1``, ``self.w2`` and the last loss, a device tensor,
+    in ``self._loss``."""
 
     def __init__(self, problem: Problem, device: str = "cpu") -> None:
         super().__init__(problem, device)
@@ -35,6 +37,12 @@ class TorchTrainer(Trainer):
     @staticmethod
     def to_numpy(t: torch.Tensor) -> np.ndarray:
         return t.detach().to("cpu", copy=True).numpy()
+
+    def _last_loss(self) -> float:
+        return float(self._loss.item())
+
+    def weights(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.to_numpy(self.w1), self.to_numpy(self.w2)
 
     def set_weights(self, w1: np.ndarray, w2: np.ndarray) -> None:
         with torch.no_grad():
