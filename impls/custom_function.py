@@ -1,7 +1,7 @@
 """`custom-fn-cpu`, `custom-fn-cuda`: the activation as a custom ``torch.autograd.Function``.
 
-The tutorial's "defining your own autograd functions": the same step as `impls.torch_autograd`,
-but the hidden activation is a ``torch.autograd.Function`` whose ``forward`` saves what its
+The tutorial's "defining your own autograd functions": the step of `impls.torch_autograd`
+(inherited, so the two cannot drift apart), but the hidden activation is a ``torch.autograd.Function`` whose ``forward`` saves what its
 ``backward`` needs with ``ctx.save_for_backward`` and whose ``backward`` is written by hand;
 autograd does the rest (the matrix products and the cost). What differs from the tutorial's
 ``MyReLU``:
@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from impls.problem import Problem
-from impls.torch_autograd import loss_forward  # the same cost; only the activation differs
-from impls.torch_device import TorchTrainer
+from impls.torch_autograd import TorchAutogradTrainer
 
 
 class MyReLU(torch.autograd.Function):
@@ -58,31 +56,7 @@ def activation_forward(h: torch.Tensor, activation: str) -> torch.Tensor:
     return MySigmoid.apply(h)
 
 
-class CustomFunctionTrainer(TorchTrainer):
-    def __init__(self, problem: Problem, device: str = "cpu") -> None:
-        super().__init__(problem, device)
-        self.x, self.y, self.w1, self.w2 = self.tensors(problem.initial_arrays())
-        self.w1.requires_grad_(True)
-        self.w2.requires_grad_(True)
-        self._loss = torch.full((), torch.nan, dtype=self.w1.dtype, device=self.torch_device)
+class CustomFunctionTrainer(TorchAutogradTrainer):
+    """`impls.torch_autograd`'s step, its activation through `MyReLU` / `MySigmoid`."""
 
-    def step(self) -> None:
-        x, y, w1, w2 = self.x, self.y, self.w1, self.w2
-        learning_rate = self.learning_rate
-
-        # Forward pass: compute predicted y, the activation through our own Function
-        y_pred = activation_forward(x.mm(w1), self.problem.activation).mm(w2)
-
-        # Compute loss, then its gradients with respect to w1 and w2
-        loss = loss_forward(y_pred, y, self.problem.loss)
-        loss.backward()
-
-        # Update weights using gradient descent, then reset the gradients
-        with torch.no_grad():
-            w1.sub_(w1.grad, alpha=learning_rate)
-            w2.sub_(w2.grad, alpha=learning_rate)
-        w1.grad = None
-        w2.grad = None
-
-        self._loss = loss.detach()
-        self.steps_taken += 1
+    activation_forward = staticmethod(activation_forward)

@@ -31,6 +31,9 @@ def loss_forward(y_pred: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tens
 
 
 class TorchAutogradTrainer(TorchTrainer):
+    #: The hidden activation; `impls.custom_function` swaps in its own autograd Functions.
+    activation_forward = staticmethod(activation_forward)
+
     def __init__(self, problem: Problem, device: str = "cpu") -> None:
         super().__init__(problem, device)
         self.x, self.y, self.w1, self.w2 = self.tensors(problem.initial_arrays())
@@ -43,7 +46,7 @@ class TorchAutogradTrainer(TorchTrainer):
         learning_rate = self.learning_rate
 
         # Forward pass: compute predicted y
-        y_pred = activation_forward(x.mm(w1), self.problem.activation).mm(w2)
+        y_pred = self.activation_forward(x.mm(w1), self.problem.activation).mm(w2)
 
         # Compute loss, then its gradients with respect to w1 and w2
         loss = loss_forward(y_pred, y, self.problem.loss)
