@@ -54,17 +54,7 @@ ALL_THREADS = impls.physical_cores()
 SEED = 0
 
 #: Parameter names of every step benchmark, in this order (reports read them by name).
-STEP_PARAM_NAMES = [
-    "impl",
-    "batch",
-    "d_in",
-    "hidden",
-    "d_out",
-    "dtype",
-    "loss",
-    "activation",
-    "threads",
-]
+STEP_PARAM_NAMES = list(impls.problem.STEP_PARAM_NAMES)
 
 #: Warm-up once per process, before any sample: first calls, BLAS/cuBLAS initialisation,
 #: allocator growth and compilation are not steady state. At least `WARMUP_STEPS` steps, more

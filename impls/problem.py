@@ -19,6 +19,8 @@ LOSSES = ("squared", "exp")
 ACTIVATIONS = ("relu", "sigmoid")
 INITS = ("scaled", "seed")
 SIZE_FIELDS = ("batch", "d_in", "hidden", "d_out")
+#: The parameter names of every step benchmark, in order: read by benchmarks and reports alike.
+STEP_PARAM_NAMES = ("impl", *SIZE_FIELDS, "dtype", "loss", "activation", "threads")
 
 #: The tutorial's sizes and learning rate (N, D_in, H, D_out = 64, 1000, 100, 10; lr 1e-6).
 TUTORIAL_SIZES = {"batch": 64, "d_in": 1000, "hidden": 100, "d_out": 10}

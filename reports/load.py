@@ -59,6 +59,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from impls.problem import STEP_PARAM_NAMES
+
 #: Params whose values are integers: kept as pandas' nullable Int64.
 INT_PARAMS = ("batch", "d_in", "hidden", "d_out", "threads", "m", "k", "n")
 #: Params whose values are strings.
@@ -90,15 +92,7 @@ COLUMNS = (
     "suite",
     "type",
     "unit",
-    "impl",
-    "batch",
-    "d_in",
-    "hidden",
-    "d_out",
-    "dtype",
-    "loss",
-    "activation",
-    "threads",
+    *STEP_PARAM_NAMES,
     "device",
     "m",
     "k",
