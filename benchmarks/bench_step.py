@@ -15,12 +15,13 @@ What is measured, per point:
 - ``track_device_time`` (CUDA): the step's device time from CUDA events;
 - ``track_gpu_peak_memory`` (CUDA): peak bytes allocated by torch through a step.
 
-Timing, with asv-runner >= 0.3 (setup re-runs before every sample, one call per sample): the
-trainer is made and warmed up once per process (`common.trainer`), each sample restores the
-initial weights outside the timed call (so a long run cannot drift into a converged fit with
-denormal residuals) and times exactly ``step()`` then ``sync()``; after every sample teardown
-checks the loss, and the weights on the first sample and every 16th, and raises, so NaN
-arithmetic fails the point (asv "failed") instead of being reported as a time.
+Timing: no per-sample ``setup`` (with one, asv-runner >= 0.3 times one isolated call per sample
+and re-runs setup before each, which read 4-16% above back-to-back steps against
+torch.utils.benchmark). The trainer is made, warmed up and put back to the initial weights on the
+first call in each process (`_StepSweep.prepare`), which asv's warm-up absorbs; asv then times
+blocks of consecutive ``step()`` + ``sync()`` calls (its calibrated ``number``), as training runs
+them. After the last sample teardown checks the loss and weights and raises, so NaN arithmetic
+fails the point (asv "failed") instead of being reported as a time.
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ from __future__ import annotations
 import itertools
 import statistics
 from dataclasses import replace
-
-from asv_runner.benchmarks.mark import SkipNotImplemented
 
 import impls
 
@@ -85,11 +84,11 @@ class _StepSweep:
     """The measurements and skip rules shared by every sweep; subclasses set the grid."""
 
     param_names = common.STEP_PARAM_NAMES
-    #: Each sample is one step, timed alone (a step is >= ~20 us, far above the clock's
-    #: resolution); 10 to `max` samples within `seconds` of wall time per process.
-    number = 1
-    #: asv's own warm-up re-runs setup for nothing: `common.trainer` warms up once per process.
-    warmup_time = 0.0
+    #: asv calibrates how many consecutive steps make one sample (>= `sample_time` each); its
+    #: warm-up (>= `warmup_time`) absorbs the first call, which makes and warms the trainer.
+    number = 0
+    sample_time = 0.01
+    warmup_time = 0.05
     cpu_flop_budget = QUICK_CPU_FLOP_BUDGET
     #: Scale sweeps: run only where batch/64 = d_in/1000 = hidden/100.
     diagonal = False
@@ -163,44 +162,58 @@ class _StepSweep:
         """Learning rates of every point that runs here: this class's ``setup_cache``."""
         return common.learning_rates(problem for _, problem, _ in cls.points())
 
-    def setup(self, rates, impl, batch, d_in, hidden, d_out, dtype, loss, activation, threads):
+    def prepare(self, rates, impl, batch, d_in, hidden, d_out, dtype, loss, activation, threads):
+        """The warmed-up trainer of this point, made on the first call in this process.
+
+        Not asv's ``setup``: with a setup hook asv-runner >= 0.3 times one isolated call per
+        sample and re-runs setup before each, which read 4-16% slower than back-to-back steps
+        (``python -m benchmarks.fidelity``). Without one, asv calibrates ``number`` and times
+        blocks of consecutive steps, as steady training runs them; the first call (the trainer
+        built and warmed up) falls in asv's warm-up, never in a sample.
+        """
         key = (impl, batch, d_in, hidden, d_out, dtype, loss, activation, threads)
         if getattr(self, "_key", None) != key:
-            self._key, self.trainer, self.samples = None, None, 0
+            self._key, self.trainer = None, None
             problem = common.problem_of(batch, d_in, hidden, d_out, dtype, loss, activation)
             reason = self.point_skip_reason(impl, problem, threads)
+            if reason is None:
+                rate = rates.get(common.rate_key(problem))
+                if not isinstance(rate, float):
+                    reason = rate or "no learning rate was searched for this point"
             if reason:
-                raise NotImplementedError(reason)
-            rate = rates.get(common.rate_key(problem))
-            if not isinstance(rate, float):
-                raise NotImplementedError(rate or "no learning rate was searched for this point")
+                common.skip(reason)
             common.use_threads(threads)
             self.problem = replace(problem, lr=rate)
             self.trainer = common.trainer(impl, self.problem)
+            common.restore(self.trainer, self.problem)
             self._key = key
-        common.restore(self.trainer, self.problem)
+        return self.trainer
 
     def teardown(self, rates, *params):
+        """After the last sample: a non-finite state fails the point (asv "failed")."""
         if getattr(self, "trainer", None) is not None:
-            self.samples += 1
-            common.check_finite(self.trainer, self.samples)
+            common.check_finite(self.trainer)
 
-    def _require(self, method: str) -> None:
-        reason = self.method_skip_reason(method, self.trainer.name, self.problem)
+    def _require(self, method: str, rates, params) -> impls.Trainer:
+        trainer = self.prepare(rates, *params)
+        reason = self.method_skip_reason(method, trainer.name, self.problem)
         if reason:
-            raise SkipNotImplemented(reason)
+            common.skip(reason)
+        return trainer
 
     def time_step(self, rates, *params):
-        self.trainer.step()
-        self.trainer.sync()
+        same = getattr(self, "_key", None) == params
+        trainer = self.trainer if same else self.prepare(rates, *params)
+        trainer.step()
+        trainer.sync()
 
     def peakmem_step(self, rates, *params):
-        self._require("peakmem_step")
-        self.trainer.step()
-        self.trainer.sync()
+        trainer = self._require("peakmem_step", rates, params)
+        trainer.step()
+        trainer.sync()
 
     def track_device_time(self, rates, *params):
-        self._require("track_device_time")
+        self._require("track_device_time", rates, params)
         torch = common.torch
         start = torch.cuda.Event(enable_timing=True)
         end = torch.cuda.Event(enable_timing=True)
@@ -217,7 +230,7 @@ class _StepSweep:
     track_device_time.unit = "seconds"
 
     def track_gpu_peak_memory(self, rates, *params):
-        self._require("track_gpu_peak_memory")
+        self._require("track_gpu_peak_memory", rates, params)
         torch = common.torch
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -230,7 +243,7 @@ class _StepSweep:
 
 class _Quick(_StepSweep):
     """Quick grid, the main job within two minutes on 2 cores: one process per point (asv's
-    rounds) and 10 to 100 samples within 0.1 s; the warm-up (`common.trainer`) is done by then.
+    rounds) and 10 to 100 samples (each >= `sample_time` of consecutive steps) within 0.1 s.
     Peak memory at the tutorial sizes only, and compiling implementations get their step time
     only (and a cold start): every measurement is another process, ~0.1-0.3 s each here."""
 

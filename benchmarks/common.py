@@ -15,8 +15,10 @@ import functools
 import math
 import time
 from dataclasses import replace
+from typing import NoReturn
 
 import numpy as np
+from asv_runner.benchmarks.mark import SkipNotImplemented
 
 import impls
 from impls import registry
@@ -62,11 +64,6 @@ STEP_PARAM_NAMES = list(impls.problem.STEP_PARAM_NAMES)
 WARMUP_STEPS = 3
 WARMUP_MAX_STEPS = 50
 WARMUP_SECONDS = 0.02
-
-#: Full finiteness check (weights copied to the host) on the first sample and every
-#: `FINITE_CHECK_EVERY` samples after; the loss is checked after every sample. Each sample starts
-#: from the same restored weights, so one check stands for all of them.
-FINITE_CHECK_EVERY = 16
 
 
 def step_params(**sweep: list) -> list[list]:
@@ -227,10 +224,12 @@ def trainer(impl: str, problem: impls.Problem) -> impls.Trainer:
 
 
 def restore(made: impls.Trainer, problem: impls.Problem) -> None:
-    """Back to the initial weights, then wait for the device: done before every sample.
+    """Back to the initial weights, then wait for the device.
 
-    Every sample is then the same step from the same state, so a long run cannot drift into a
-    converged fit whose residuals underflow to denormal floats (slow on CPUs) or to zero.
+    Done once when a point's trainer is prepared (so its warm-up steps do not shift where the
+    timed steps start) and before each CUDA-event sample. The timed steps then run on from there,
+    as training does; a converged fit cannot drift into denormal floats (slow on CPUs), since its
+    residuals bottom out at the dtype's rounding of O(1) values, far above the denormal range.
     """
     made.set_weights(*initial_weights(problem))
     made.sync()
@@ -240,15 +239,20 @@ class NonFiniteState(RuntimeError):
     """A benchmark's state went non-finite: asv must record a failure, never a time."""
 
 
-def check_finite(made: impls.Trainer, samples_done: int) -> None:
-    """Raise `NonFiniteState` if the last loss (always) or the weights (periodically) are not."""
+def check_finite(made: impls.Trainer) -> None:
+    """Raise `NonFiniteState` if the last loss or the weights are not finite."""
     loss = made.loss() if made.steps_taken else 0.0
-    full = samples_done % FINITE_CHECK_EVERY == 1
-    if not math.isfinite(loss) or (full and not made.is_finite()):
+    if not math.isfinite(loss) or not made.is_finite():
         raise NonFiniteState(
             f"{made.name}: non-finite state after {made.steps_taken} steps"
             f" (last loss {loss!r}) at {describe(made.problem)}"
         )
+
+
+def skip(reason: str) -> NoReturn:
+    """Skip this point (asv shows n/a) and say why in the benchmark's output."""
+    print(f"asv: skipped: {reason}", flush=True)
+    raise SkipNotImplemented(reason)
 
 
 def describe(problem: impls.Problem) -> str:

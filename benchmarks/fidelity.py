@@ -65,7 +65,7 @@ def timer_median(impl: str, problem, threads: int) -> float:
         "trainer.step(); trainer.sync()", globals={"trainer": trainer}, num_threads=threads
     )
     measurement = timer.blocked_autorange(min_run_time=MIN_RUN_TIME)
-    common.check_finite(trainer, 1)
+    common.check_finite(trainer)
     return measurement.median
 
 

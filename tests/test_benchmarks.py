@@ -41,12 +41,15 @@ class PlantedNaN(bench_step.QuickBatch):
     def setup_cache(self):
         return self.searched_rates()
 
-    def setup(self, rates, *params):
-        super().setup(rates, *params)
-        w1, w2 = common.initial_weights(self.problem)
-        w1 = w1.copy()
-        w1[0, 0] = np.nan
-        self.trainer.set_weights(w1, w2)
+    def prepare(self, rates, *params):
+        trainer = super().prepare(rates, *params)
+        if not getattr(self, "planted", False):
+            w1, w2 = common.initial_weights(self.problem)
+            w1 = w1.copy()
+            w1[0, 0] = np.nan
+            trainer.set_weights(w1, w2)
+            self.planted = True
+        return trainer
 '''
 SMOKE = r"^bench_step\.QuickBatch\.time_step\('[^']+', 64, |^bench_planted\.PlantedNaN\."
 
@@ -141,12 +144,12 @@ def test_nonfinite_state_raises():
     problem = common.problem_of(8, 30, 12, 4, "float32", "squared", "relu", lr=1e-3)
     trainer = impls.create("numpy", problem)
     trainer.step()
-    common.check_finite(trainer, 1)
+    common.check_finite(trainer)
     w1, w2 = trainer.weights()
     w1[0, 0] = np.nan
     trainer.set_weights(w1, w2)
     with pytest.raises(common.NonFiniteState, match="non-finite"):
-        common.check_finite(trainer, 1)
+        common.check_finite(trainer)
 
 
 def test_machine_entry_is_completed_and_kept_free_of_facts():
@@ -252,7 +255,7 @@ def test_asv_run_times_every_cpu_implementation_and_skips_cuda_visibly(asv_run):
             assert 0 < value < 1, (name, value)
         else:
             assert value is None or math.isnan(value), (name, value)
-            assert f"asv: skipped: NotImplementedError('{name} needs" in done.stdout
+            assert f"asv: skipped: {name} needs" in done.stdout
     assert re.search(r"numpy\s+64\s+1000\s+100\s+10\s+float32\s+squared\s+relu", done.stdout)
 
 
