@@ -1,7 +1,7 @@
 """What every benchmark module shares: the grids, the skip rules, and the per-process state.
 
 Nothing here builds an input at import time. Inputs come from cached getters: `trainer` makes a
-warmed-up trainer once per process and parameter set, `initial_weights` the weights every sample
+warmed-up trainer once per process and parameter set, `initial_weights` the weights each point
 starts from. torch is imported here (never CUDA) so that asv's forkserver parent holds it and
 each forked benchmark process does not pay the import again.
 
@@ -186,7 +186,7 @@ _initial: dict[impls.Problem, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def initial_weights(problem: impls.Problem) -> tuple[np.ndarray, np.ndarray]:
-    """The (w1, w2) every sample starts from: the problem's seeded initial weights (as read
+    """The (w1, w2) each point starts from: the problem's seeded initial weights (as read
     back from a new trainer by `trainer`, which saves drawing the data a second time)."""
     if problem not in _initial:
         _, _, w1, w2 = problem.initial_arrays()
