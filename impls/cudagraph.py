@@ -22,29 +22,11 @@ from __future__ import annotations
 import torch
 
 from impls.problem import Problem
-from impls.torch_autograd import activation_forward, loss_forward  # the same maths
+from impls.torch_autograd import train_step  # the very step it records
 from impls.torch_device import TorchTrainer
 
 #: Eager steps on a side stream before capture (torch's guide uses a few).
 WARMUP_STEPS = 3
-
-
-def train_step(x, y, w1, w2, learning_rate: float, loss: str, activation: str) -> torch.Tensor:
-    """One eager step of `impls.torch_autograd`, as recorded into the graph; returns the loss."""
-    # Forward pass: compute predicted y
-    y_pred = activation_forward(x.mm(w1), activation).mm(w2)
-
-    # Compute loss, then its gradients with respect to w1 and w2
-    loss_value = loss_forward(y_pred, y, loss)
-    loss_value.backward()
-
-    # Update weights using gradient descent, then reset the gradients
-    with torch.no_grad():
-        w1.sub_(w1.grad, alpha=learning_rate)
-        w2.sub_(w2.grad, alpha=learning_rate)
-    w1.grad = None
-    w2.grad = None
-    return loss_value.detach()
 
 
 class CudaGraphTrainer(TorchTrainer):

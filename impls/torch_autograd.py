@@ -30,6 +30,29 @@ def loss_forward(y_pred: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tens
     return (y_pred - y).abs().sum(dim=1).exp().sum()
 
 
+def train_step(
+    x, y, w1, w2, learning_rate: float, loss: str, activation: str, act=activation_forward
+) -> torch.Tensor:
+    """One SGD step by autograd, updating w1 and w2 in place; returns the loss (detached).
+
+    A function rather than a method so that `impls.cudagraph` records exactly this step.
+    """
+    # Forward pass: compute predicted y
+    y_pred = act(x.mm(w1), activation).mm(w2)
+
+    # Compute loss, then its gradients with respect to w1 and w2
+    loss_value = loss_forward(y_pred, y, loss)
+    loss_value.backward()
+
+    # Update weights using gradient descent, then reset the gradients
+    with torch.no_grad():
+        w1.sub_(w1.grad, alpha=learning_rate)
+        w2.sub_(w2.grad, alpha=learning_rate)
+    w1.grad = None
+    w2.grad = None
+    return loss_value.detach()
+
+
 class TorchAutogradTrainer(TorchTrainer):
     #: The hidden activation; `impls.custom_function` swaps in its own autograd Functions.
     activation_forward = staticmethod(activation_forward)
@@ -42,22 +65,15 @@ class TorchAutogradTrainer(TorchTrainer):
         self._loss = torch.full((), torch.nan, dtype=self.w1.dtype, device=self.torch_device)
 
     def step(self) -> None:
-        x, y, w1, w2 = self.x, self.y, self.w1, self.w2
-        learning_rate = self.learning_rate
-
-        # Forward pass: compute predicted y
-        y_pred = self.activation_forward(x.mm(w1), self.problem.activation).mm(w2)
-
-        # Compute loss, then its gradients with respect to w1 and w2
-        loss = loss_forward(y_pred, y, self.problem.loss)
-        loss.backward()
-
-        # Update weights using gradient descent, then reset the gradients
-        with torch.no_grad():
-            w1.sub_(w1.grad, alpha=learning_rate)
-            w2.sub_(w2.grad, alpha=learning_rate)
-        w1.grad = None
-        w2.grad = None
-
-        self._loss = loss.detach()
+        p = self.problem
+        self._loss = train_step(
+            self.x,
+            self.y,
+            self.w1,
+            self.w2,
+            self.learning_rate,
+            p.loss,
+            p.activation,
+            self.activation_forward,
+        )
         self.steps_taken += 1

@@ -217,16 +217,23 @@ def crossover_view(cross: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _point_columns(t: pd.DataFrame) -> dict[str, object]:
+    """The columns that name a measured point: machine, sweep, impl, dtype, threads, sizes."""
+    return {
+        "machine": t["machine"],
+        "sweep": t["benchmark"].str.split(".").str[1],
+        "impl": t["impl"],
+        "dtype": t["dtype"],
+        "threads": [fmt_num(v) for v in t["threads"]],
+        "B×D×H×O": _sizes(t),
+    }
+
+
 def throughput_view(th: pd.DataFrame) -> pd.DataFrame:
     t = throughput_table(th[th["time_s"].notna()])
     view = pd.DataFrame(
         {
-            "machine": t["machine"],
-            "sweep": t["benchmark"].str.split(".").str[1],
-            "impl": t["impl"],
-            "dtype": t["dtype"],
-            "threads": [fmt_num(v) for v in t["threads"]],
-            "B×D×H×O": _sizes(t),
+            **_point_columns(t),
             "time": [fmt_time(v) for v in t["time_s"]],
             "GFLOP/s": [fmt_num(v) for v in t["gflops"]],
             "% of peak": [fmt_num(v, 2) if not pd.isna(v) else "—" for v in t["pct_peak"]],
@@ -239,12 +246,7 @@ def changes_view(ch: pd.DataFrame) -> pd.DataFrame:
     t = ch[ch["change"] != "same"]
     view = pd.DataFrame(
         {
-            "machine": t["machine"],
-            "sweep": t["benchmark"].str.split(".").str[1],
-            "impl": t["impl"],
-            "dtype": t["dtype"],
-            "threads": [fmt_num(v) for v in t["threads"]],
-            "B×D×H×O": _sizes(t),
+            **_point_columns(t),
             "from": t["commit_old"].str[:8],
             "to": t["commit_new"].str[:8],
             "time before": [fmt_time(v) for v in t["time_s_old"]],
