@@ -13,6 +13,7 @@ import time
 from dataclasses import replace
 
 import impls
+from impls.learning_rate import rate_in_force
 from impls.oracle import check, probing_lr
 
 
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     info = impls.set_threads(args.threads)
     problem = impls.Problem(dtype=args.dtype)
     print(f"threads: {info.summary()}")
-    print(f"problem: {problem}  (lr in force {problem.learning_rate():.3g})")
+    print(f"problem: {problem}  (lr in force {rate_in_force(problem):.3g})")
     wrong = 0
     rows = []
     for name in impls.names():

@@ -27,7 +27,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from impls.problem import Problem
+from impls.problem import TUTORIAL_LR, Problem
 
 TRIAL_STEPS = 5
 SAFETY_FACTOR = 4.0
@@ -44,11 +44,24 @@ def _accepts(losses: list[float]) -> bool:
     )
 
 
-@lru_cache(maxsize=1024)
-def _search(problem: Problem, impl: str) -> float:
-    from impls.registry import create
+def _search_trainer(problem: Problem, device: str):
+    """A float64 trainer for the search: numpy on the CPU, torch's hand-written step on CUDA.
 
-    trainer = create(impl, replace(problem, dtype="float64", lr=1.0))
+    Made directly, not through the registry (which calls this module), so `impls` has no
+    import cycle.
+    """
+    if device == "cuda":
+        from impls.torch_backprop import TorchBackpropTrainer
+
+        return TorchBackpropTrainer(problem, "cuda")
+    from impls.numpy_backprop import NumpyTrainer
+
+    return NumpyTrainer(problem, "cpu")
+
+
+@lru_cache(maxsize=1024)
+def _search(problem: Problem, device: str) -> float:
+    trainer = _search_trainer(replace(problem, dtype="float64", lr=1.0), device)
     w1_0, w2_0 = trainer.weights()
 
     def run(lr: float, steps: int) -> list[float]:
@@ -87,21 +100,31 @@ def _search(problem: Problem, impl: str) -> float:
 GPU_SEARCH_FLOPS = 1e11
 
 
-def search_impl(problem: Problem) -> str:
+def search_device(problem: Problem) -> str:
     """Where the search runs: numpy on the CPU, or float64 torch on CUDA for huge problems.
 
     The choice depends only on the problem's size and the machine, so every implementation of
     one problem on one machine gets the same rate.
     """
     from impls.cost import step_flops
-    from impls.registry import cuda_available
+    from impls.cuda import cuda_available
 
     if step_flops(problem) > GPU_SEARCH_FLOPS and cuda_available():
-        return "torch-cuda"
-    return "numpy"
+        return "cuda"
+    return "cpu"
 
 
-def default_lr(problem: Problem, impl: str | None = None) -> float:
+def default_lr(problem: Problem, device: str | None = None) -> float:
     """The default learning rate of ``problem`` (independent of its dtype and ``lr`` field)."""
     key = replace(problem, dtype="float64", lr=None)
-    return _search(key, impl or search_impl(key))
+    return _search(key, device or search_device(key))
+
+
+def rate_in_force(problem: Problem) -> float:
+    """The rate a trainer of ``problem`` uses: ``lr`` if set, the tutorial's 1e-6 for
+    ``init="seed"``, else the searched default (cached per process)."""
+    if problem.lr is not None:
+        return problem.lr
+    if problem.init == "seed":
+        return TUTORIAL_LR
+    return default_lr(problem)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from impls.learning_rate import rate_in_force
 from impls.problem import Problem
 
 #: Relative tolerances by dtype on the weight update and the losses (see `check`); measured errors
@@ -48,7 +49,7 @@ def loss_and_gradients(
 def trajectory(problem: Problem, steps: int) -> tuple[list[float], np.ndarray, np.ndarray]:
     """Losses and final weights of ``steps`` SGD steps from the problem's initial weights."""
     _, _, w1, w2 = replace(problem, dtype="float64").initial_arrays()
-    lr = problem.learning_rate()
+    lr = rate_in_force(problem)
     losses = []
     for _ in range(steps):
         loss, g1, g2 = loss_and_gradients(problem, w1, w2)

@@ -41,6 +41,9 @@ class Problem:
     too but scales w1 by 1/sqrt(d_in) and w2 by 1/sqrt(hidden) so that every activation stays
     O(1) at every size; its default learning rate is chosen by a deterministic search (see
     `impls.learning_rate`) that keeps the loss finite and falling. ``lr`` set explicitly wins.
+
+    A plain value: nothing here trains or searches. `impls.learning_rate.rate_in_force` gives
+    the rate a trainer will use (``impls.create`` calls it when ``lr`` is None).
     """
 
     batch: int = 64
@@ -111,16 +114,6 @@ class Problem:
             w2 *= 1.0 / math.sqrt(self.hidden)
         dt = self.np_dtype
         return tuple(a.astype(dt, copy=False) for a in (x, y, w1, w2))  # type: ignore[return-value]
-
-    def learning_rate(self) -> float:
-        """The learning rate in force: ``lr`` if set, else this init's default (cached)."""
-        if self.lr is not None:
-            return self.lr
-        if self.init == "seed":
-            return TUTORIAL_LR
-        from impls.learning_rate import default_lr
-
-        return default_lr(self)
 
     def sizes(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in SIZE_FIELDS}

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, replace
 
+from impls.cuda import cuda_available
+from impls.learning_rate import rate_in_force
 from impls.problem import Problem
 from impls.trainer import Trainer
 
@@ -152,16 +153,6 @@ def entry(name: str) -> Entry:
         ) from None
 
 
-@cache
-def cuda_available() -> bool:
-    """Whether torch sees a CUDA device (NVML-based where set, so no CUDA context is made)."""
-    try:
-        import torch
-    except ImportError:
-        return False
-    return bool(torch.cuda.is_available())
-
-
 def unavailable_reason(name: str) -> str | None:
     """Why ``name`` cannot run here, or None when it can."""
     e = entry(name)
@@ -188,13 +179,19 @@ def available() -> list[str]:
 
 
 def create(name: str, problem: Problem) -> Trainer:
-    """A fresh trainer of implementation ``name`` at ``problem``'s initial arrays."""
+    """A fresh trainer of implementation ``name`` at ``problem``'s initial arrays.
+
+    With ``problem.lr`` None the trainer gets the rate in force (`rate_in_force`), and its
+    ``problem`` carries that rate.
+    """
     e = entry(name)
     if not isinstance(problem, Problem):
         raise TypeError(f"problem={problem!r} is invalid: expected an impls.Problem")
     reason = unavailable_reason(name)
     if reason is not None:
         raise Unavailable(reason)
+    if problem.lr is None:
+        problem = replace(problem, lr=rate_in_force(problem))
     cls = getattr(importlib.import_module(e.module), e.cls)
     trainer = cls(problem, e.device)
     trainer.name = name

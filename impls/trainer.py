@@ -12,7 +12,19 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from impls.problem import Problem
+from impls.problem import TUTORIAL_LR, Problem
+
+
+def _rate(problem: Problem) -> float:
+    """The rate given with the problem; the searched default is resolved by `impls.create`."""
+    if problem.lr is not None:
+        return problem.lr
+    if problem.init == "seed":
+        return TUTORIAL_LR
+    raise ValueError(
+        "Problem.lr=None is invalid for a trainer made directly: make it with impls.create"
+        " (which searches the default rate) or set lr"
+    )
 
 
 class Trainer(ABC):
@@ -26,7 +38,7 @@ class Trainer(ABC):
     def __init__(self, problem: Problem, device: str = "cpu") -> None:
         self.problem = problem
         self.device = device
-        self.learning_rate = problem.learning_rate()
+        self.learning_rate = _rate(problem)
         self.steps_taken = 0
 
     @abstractmethod

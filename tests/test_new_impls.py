@@ -15,6 +15,7 @@ import impls
 from impls import validate
 from impls.oracle import loss_and_gradients, trajectory
 from tests.conftest import impl_params, require
+from impls.learning_rate import rate_in_force
 
 SMALL = impls.Problem(batch=24, d_in=40, hidden=16, d_out=5)
 CUDA_NAMES = [n for n in impls.names() if impls.registry.entry(n).device == "cuda"]
@@ -127,7 +128,7 @@ def test_compiled_step_does_not_recompile_for_a_new_trainer_or_rate():
 def test_compiled_step_follows_a_changed_learning_rate():
     require("compile-cpu")
     t = impls.create("compile-cpu", SMALL)
-    rate = 3 * SMALL.learning_rate()
+    rate = 3 * rate_in_force(SMALL)
     t.learning_rate = rate
     for _ in range(3):
         t.step()
@@ -167,7 +168,7 @@ def test_cudagraph_recorded_step_matches_oracle_on_cpu(loss, activation):
     w1.requires_grad_(True)
     w2.requires_grad_(True)
     losses = [
-        float(train_step(x, y, w1, w2, p.learning_rate(), loss, activation)) for _ in range(5)
+        float(train_step(x, y, w1, w2, rate_in_force(p), loss, activation)) for _ in range(5)
     ]
     want_losses, want_w1, want_w2 = trajectory(p, 5)
     np.testing.assert_allclose(losses, want_losses, rtol=1e-10)
@@ -190,7 +191,7 @@ def test_cudagraph_replays_set_weights_and_a_new_rate():
     _, _, w1, w2 = p.initial_arrays()
     t.step()
     t.set_weights(w1, w2)  # back to the start: the graph must read the static buffers
-    rate = 2 * p.learning_rate()
+    rate = 2 * rate_in_force(p)
     t.learning_rate = rate  # captured again
     result_problem = impls.Problem(**p.sizes(), dtype="float64", lr=rate)
     losses = []

@@ -9,6 +9,7 @@ import pytest
 
 import impls
 from impls.problem import TUTORIAL_LR
+from impls.learning_rate import rate_in_force
 
 
 @pytest.mark.parametrize(
@@ -79,11 +80,11 @@ def test_seed_init_is_the_tutorial_draw_and_rate():
     expected = [rng.randn(64, 1000), rng.randn(64, 10), rng.randn(1000, 100), rng.randn(100, 10)]
     for got, want in zip(p.initial_arrays(), expected, strict=True):
         np.testing.assert_array_equal(got, want)
-    assert p.learning_rate() == TUTORIAL_LR
+    assert rate_in_force(p) == TUTORIAL_LR
 
 
 def test_explicit_lr_wins_and_default_is_dtype_independent():
-    assert impls.Problem(lr=0.5).learning_rate() == 0.5
+    assert rate_in_force(impls.Problem(lr=0.5)) == 0.5
     p32 = impls.Problem(batch=16, d_in=50, hidden=20, dtype="float32")
     p64 = impls.Problem(batch=16, d_in=50, hidden=20, dtype="float64")
-    assert p32.learning_rate() == p64.learning_rate() > 0
+    assert rate_in_force(p32) == rate_in_force(p64) > 0

@@ -15,6 +15,7 @@ import pytest
 
 import impls
 from impls.learning_rate import TRIAL_STEPS, UnstableProblem, default_lr
+from impls.learning_rate import rate_in_force
 
 SIZES = [
     (64, 1000, 100),
@@ -62,10 +63,10 @@ def test_search_is_deterministic_and_cached():
     from impls.learning_rate import _search
 
     _search.cache_clear()
-    assert default_lr(p) == impls.Problem(batch=32, d_in=64, hidden=16, loss="exp").learning_rate()
+    assert default_lr(p) == rate_in_force(impls.Problem(batch=32, d_in=64, hidden=16, loss="exp"))
 
 
 def test_overflowing_exp_cost_is_a_clear_error():
     p = impls.Problem(batch=4, d_in=8, hidden=4, d_out=2000, loss="exp", dtype="float64")
     with pytest.raises(UnstableProblem, match="initial loss is not finite"):
-        p.learning_rate()
+        rate_in_force(p)
