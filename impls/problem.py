@@ -14,11 +14,15 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from impls.memory import require_memory
+
 DTYPES = ("float32", "float64")
 LOSSES = ("squared", "exp")
 ACTIVATIONS = ("relu", "sigmoid")
 INITS = ("scaled", "seed")
 SIZE_FIELDS = ("batch", "d_in", "hidden", "d_out")
+#: The largest size per dimension: BLAS libraries take matrix dimensions as 32-bit ints.
+MAX_SIZE = 2**31 - 1
 #: The parameter names of every step benchmark, in order: read by benchmarks and reports alike.
 STEP_PARAM_NAMES = ("impl", *SIZE_FIELDS, "dtype", "loss", "activation", "threads")
 
@@ -60,8 +64,12 @@ class Problem:
     def __post_init__(self) -> None:
         for name in SIZE_FIELDS:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ValueError(f"Problem.{name}={value!r} is invalid: expected a positive int")
+            bad = isinstance(value, bool) or not isinstance(value, (int, np.integer))
+            if bad or not 0 < value <= MAX_SIZE:
+                raise ValueError(
+                    f"Problem.{name}={value!r} is invalid: expected a positive int <= {MAX_SIZE} "
+                    "(BLAS takes 32-bit sizes)"
+                )
             object.__setattr__(self, name, int(value))
         for name, allowed in (
             ("dtype", DTYPES),
@@ -91,19 +99,38 @@ class Problem:
     def np_dtype(self) -> np.dtype:
         return np.dtype(self.dtype)
 
-    def initial_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Fresh x, y, w1, w2 as numpy arrays of ``self.dtype``, deterministic from ``seed``.
-
-        The draws are made in float64 and then cast, so the float32 and float64 problems of one
-        seed hold the same data up to rounding. ``init="seed"`` uses numpy's legacy generator,
-        as the tutorial does; ``init="scaled"`` numpy's default generator.
-        """
-        shapes = [
+    def shapes(self) -> list[tuple[int, int]]:
+        """The shapes of x, y, w1 and w2, in that order."""
+        return [
             (self.batch, self.d_in),
             (self.batch, self.d_out),
             (self.d_in, self.hidden),
             (self.hidden, self.d_out),
         ]
+
+    def array_bytes(self) -> int:
+        """Peak bytes `initial_arrays` holds: what must be available before it is called.
+
+        With E = batch*d_in + batch*d_out + d_in*hidden + hidden*d_out elements in x, y, w1, w2,
+        the draws are made in float64 (8E bytes, all four alive at once) and then cast to
+        ``dtype`` while the draws are still referenced: float32 adds 4E bytes of copies (12E in
+        all), float64 casts without copying (8E). Scaling w1 and w2 is done in place. A trainer
+        needs more on top (activations, gradients, device copies): this is a lower bound.
+        """
+        elements = sum(rows * cols for rows, cols in self.shapes())
+        copies = 0 if self.np_dtype == np.float64 else self.np_dtype.itemsize
+        return elements * (8 + copies)
+
+    def initial_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Fresh x, y, w1, w2 as numpy arrays of ``self.dtype``, deterministic from ``seed``.
+
+        The draws are made in float64 and then cast, so the float32 and float64 problems of one
+        seed hold the same data up to rounding. ``init="seed"`` uses numpy's legacy generator,
+        as the tutorial does; ``init="scaled"`` numpy's default generator. Raises
+        `impls.memory.ProblemTooLarge` before allocating when `array_bytes` exceeds the available memory.
+        """
+        require_memory(self)
+        shapes = self.shapes()
         if self.init == "seed":
             rng = np.random.RandomState(self.seed)  # the tutorial's np.random.seed + randn
             x, y, w1, w2 = (rng.randn(*shape) for shape in shapes)

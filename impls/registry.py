@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 from impls.cuda import cuda_available
 from impls.learning_rate import rate_in_force
+from impls.memory import require_memory
 from impls.problem import Problem
 from impls.trainer import Trainer
 
@@ -182,7 +183,8 @@ def create(name: str, problem: Problem) -> Trainer:
     """A fresh trainer of implementation ``name`` at ``problem``'s initial arrays.
 
     With ``problem.lr`` None the trainer gets the rate in force (`rate_in_force`), and its
-    ``problem`` carries that rate.
+    ``problem`` carries that rate. A problem whose arrays cannot fit in the available memory
+    raises `impls.memory.ProblemTooLarge` first, before the rate search allocates anything.
     """
     e = entry(name)
     if not isinstance(problem, Problem):
@@ -190,6 +192,7 @@ def create(name: str, problem: Problem) -> Trainer:
     reason = unavailable_reason(name)
     if reason is not None:
         raise Unavailable(reason)
+    require_memory(problem)
     if problem.lr is None:
         problem = replace(problem, lr=rate_in_force(problem))
     cls = getattr(importlib.import_module(e.module), e.cls)

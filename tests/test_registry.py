@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 import impls
+from impls import memory
+from impls.memory import ProblemTooLarge
 from tests.conftest import impl_params, require
 
 SMALL = impls.Problem(batch=8, d_in=30, hidden=12, d_out=4)
@@ -60,3 +62,23 @@ def test_trainer_contract(name):
     after1, _ = t.weights()
     assert after1.dtype == np.float32
     assert not np.array_equal(after1, SMALL.initial_arrays()[2])
+
+
+def test_create_refuses_before_the_rate_search_allocates(monkeypatch):
+    monkeypatch.setattr(memory, "available_bytes", lambda: (2**30, "a test's figure"))
+
+    def no_search(problem):
+        raise AssertionError("the learning-rate search ran")
+
+    monkeypatch.setattr(impls.registry, "rate_in_force", no_search)
+    with pytest.raises(ProblemTooLarge, match=r"need 480264012000 bytes"):
+        impls.create("numpy", impls.Problem(batch=200000, d_in=200000))
+
+
+def test_just_fitting_problem_is_created(monkeypatch):
+    p = impls.Problem(batch=8, d_in=30, hidden=12, d_out=4, lr=0.1)
+    monkeypatch.setattr(memory, "available_bytes", lambda: (p.array_bytes(), "exactly enough"))
+    assert impls.create("numpy", p).weights()[0].shape == (30, 12)
+    monkeypatch.setattr(memory, "available_bytes", lambda: (p.array_bytes() - 1, "one short"))
+    with pytest.raises(ProblemTooLarge, match="one short"):
+        impls.create("numpy", p)
