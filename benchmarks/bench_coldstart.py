@@ -11,20 +11,22 @@ Compiling implementations get an empty TorchInductor cache directory of their ow
 is a true first compile, the same on every run (with inductor's on-disk cache warm from an
 earlier run the first step of `compile-cpu` took ~4-5 s here instead of ~20 s, and which one a
 run measured would depend on what ran before it). A first compile takes tens of seconds, so these
-points run on the full grid only (`benchmarks.select`).
+points run on the full grid only (`benchmarks.grids`).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import subprocess
 import sys
 import tempfile
+from typing import ClassVar
 
-from . import common
-from .common import step_params
+from impls.point import Point
+
+from . import common, flags, grids
+from .points import GRID, StepBenchmark
 
 #: The child: import, then time making the trainer and its first synchronised step.
 CHILD = """
@@ -46,30 +48,30 @@ print(json.dumps(seconds))
 """
 
 
-class ColdStart:
-    """First step of a fresh process at the tutorial size, every implementation, float32."""
+class ColdStart(StepBenchmark):
+    """First step of a fresh process at the grid's cold-start points (`grids.FIRST_STEP`)."""
 
-    version = "2"
-    params = step_params()
-    param_names = common.STEP_PARAM_NAMES
+    version = "3"
+    params: ClassVar[list] = [GRID.labels(grids.FIRST_STEP)]
     timeout = 600
 
-    def setup_cache(self):
-        (sizes,) = {tuple(values[1:-1]) for values in itertools.product(*self.params)}
-        return common.learning_rates([common.problem_of(*sizes)])
-
-    def setup(self, rates, impl, batch, d_in, hidden, d_out, dtype, loss, activation, threads):
-        problem = common.problem_of(batch, d_in, hidden, d_out, dtype, loss, activation)
-        reason = common.unavailable_reason(impl)
+    def setup(self, rates, label):
+        point = Point.parse(label)
+        reason = common.unavailable_reason(point.impl)
         if reason:
-            raise NotImplementedError(reason)
-        rate = rates.get(common.rate_key(problem))
+            common.skip(reason)
+        rate = rates.get(common.rate_key(point.problem))
         if not isinstance(rate, float):
-            raise NotImplementedError(rate or "no learning rate was searched for this point")
-        problem_fields = {**problem.as_dict(), "lr": rate}
-        self.args = json.dumps({"impl": impl, "threads": threads, "problem": problem_fields})
+            common.skip(rate or "no learning rate was searched for this point")
+        problem_fields = {**point.problem.as_dict(), "lr": rate}
+        self.args = json.dumps(
+            {"impl": point.impl, "threads": point.threads, "problem": problem_fields}
+        )
 
-    def track_first_step(self, rates, impl, *params):
+    def teardown(self, rates, label):
+        """The child checks its own state (see `CHILD`)."""
+
+    def track_first_step(self, rates, label):
         with tempfile.TemporaryDirectory(prefix="ffbench-inductor-") as cache:
             env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache}
             child = subprocess.run(
@@ -81,6 +83,7 @@ class ColdStart:
             )
         if child.returncode != 0:
             raise RuntimeError(f"cold-start child failed:\n{child.stderr}")
+        flags.tick()
         return json.loads(child.stdout.strip().splitlines()[-1])
 
     track_first_step.unit = "seconds"

@@ -1,12 +1,12 @@
-"""What every benchmark module shares: the grids, the skip rules, and the per-process state.
+"""What every benchmark module shares: the per-process state and the skip and failure rules.
 
 Nothing here builds an input at import time. Inputs come from cached getters: `trainer` makes a
 warmed-up trainer once per process and parameter set, `initial_weights` the weights each point
 starts from. torch is imported here (never CUDA) so that asv's forkserver parent holds it and
 each forked benchmark process does not pay the import again.
 
-Grids are fixed lists of plain ints and strings, the same on every commit, so asv's history does
-not break; the only machine-dependent value is `ALL_THREADS` (this machine's physical cores).
+The points themselves are listed in `benchmarks.grids`; a benchmark's one parameter is a point's
+label (`impls.point`).
 """
 
 from __future__ import annotations
@@ -28,26 +28,6 @@ try:  # torch is optional for the core; with it, import it once here (see the mo
 except ImportError:  # pragma: no cover - every supported install has torch
     torch = None
 
-#: Every implementation name the registry has ever held, in a fixed order. The benchmarks' impl
-#: list is this plus anything newer in `impls.names()`: asv maps results to parameters by
-#: position, so a commit range whose registries differ must still see one list. A name missing
-#: from an older commit's registry is skipped there. tests/test_benchmarks.py keeps it complete.
-KNOWN_IMPLS = (
-    "numpy",
-    "torch-cpu",
-    "torch-cuda",
-    "autograd-cpu",
-    "autograd-cuda",
-    "nn-cpu",
-    "nn-cuda",
-    "custom-fn-cpu",
-    "custom-fn-cuda",
-    "compile-cpu",
-    "compile-cuda",
-    "cudagraph-cuda",
-)
-IMPLS = [*KNOWN_IMPLS, *(name for name in impls.names() if name not in KNOWN_IMPLS)]
-
 #: The tutorial's sizes: every one-axis sweep holds the other sizes here.
 TUTORIAL = dict(impls.TUTORIAL_SIZES)
 #: CPU threads by default: all physical cores, for numpy's BLAS and torch alike.
@@ -55,8 +35,8 @@ ALL_THREADS = impls.physical_cores()
 #: One seed for every problem: the same data and initial weights for every implementation.
 SEED = 0
 
-#: Parameter names of every step benchmark, in this order (reports read them by name).
-STEP_PARAM_NAMES = list(impls.problem.STEP_PARAM_NAMES)
+#: asv's parameter name of every benchmark: a point label.
+PARAM_NAMES = ["point"]
 
 #: Warm-up once per process, before any sample: first calls, BLAS/cuBLAS initialisation,
 #: allocator growth and compilation are not steady state. At least `WARMUP_STEPS` steps, more
@@ -64,39 +44,6 @@ STEP_PARAM_NAMES = list(impls.problem.STEP_PARAM_NAMES)
 WARMUP_STEPS = 3
 WARMUP_MAX_STEPS = 50
 WARMUP_SECONDS = 0.02
-
-
-def step_params(**sweep: list) -> list[list]:
-    """asv ``params`` in `STEP_PARAM_NAMES` order: tutorial values except for ``sweep``."""
-    fixed = {
-        "impl": IMPLS,
-        **{name: [value] for name, value in TUTORIAL.items()},
-        "dtype": ["float32"],
-        "loss": ["squared"],
-        "activation": ["relu"],
-        "threads": [ALL_THREADS],
-    }
-    unknown = set(sweep) - set(fixed)
-    if unknown:
-        raise ValueError(f"unknown step parameters {sorted(unknown)}: expected {STEP_PARAM_NAMES}")
-    fixed.update(sweep)
-    return [list(fixed[name]) for name in STEP_PARAM_NAMES]
-
-
-def problem_of(batch, d_in, hidden, d_out, dtype, loss, activation, lr=None) -> impls.Problem:
-    """The `impls.Problem` of one benchmark point (``init="scaled"``, seed `SEED`)."""
-    return impls.Problem(
-        batch=batch,
-        d_in=d_in,
-        hidden=hidden,
-        d_out=d_out,
-        dtype=dtype,
-        loss=loss,
-        activation=activation,
-        init="scaled",
-        lr=lr,
-        seed=SEED,
-    )
 
 
 def device_of(impl: str) -> str | None:

@@ -1,8 +1,8 @@
 """``python -m benchmarks.fidelity``: asv's step times against torch.utils.benchmark's.
 
-For every CPU implementation that runs here, at the tutorial size (the quick batch sweep's
-batch-64 point): asv's own timing code (asv_runner, the same setup, samples and teardown as in
-``asv run``) and ``torch.utils.benchmark.Timer(...).blocked_autorange()`` time the same step of
+For every CPU implementation that runs here, at the tutorial size on one thread (the points
+history is tracked on): asv's own benchmark code (asv_runner running ``Step.track_time``, the
+same setup, protocol and teardown as in ``asv run``) and ``torch.utils.benchmark.Timer(...).blocked_autorange()`` time the same step of
 the same trainer, started from the same restored weights, on the same threads. The two are
 interleaved `ROUNDS` times and each side's median of medians is compared; the target is a
 ratio within `TARGET` of 1. Exits non-zero when a ratio misses it.
@@ -11,7 +11,6 @@ ratio within `TARGET` of 1. Exits non-zero when a ratio misses it.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import statistics
 import subprocess
@@ -21,30 +20,34 @@ from pathlib import Path
 
 from asv_runner.discovery import get_benchmark_from_name
 
-from . import bench_step, common
+from impls.point import Point
+
+from . import common, grids, points
 
 TARGET = 0.05
 ROUNDS = 5
 #: blocked_autorange's least measuring time per round, about asv's per process (repeat[2]).
 MIN_RUN_TIME = 0.1
-CLASS = bench_step.QuickBatch
+BENCHMARK = "bench_step.Step.track_time"
 
 
-def tutorial_points() -> list[tuple[int, tuple]]:
-    """(asv parameter index, values) of each implementation's tutorial point in `CLASS`."""
-    points = []
-    for idx, values in enumerate(itertools.product(*CLASS.params)):
-        impl, batch, d_in, hidden, d_out, *_ = values
-        tutorial = {"batch": batch, "d_in": d_in, "hidden": hidden, "d_out": d_out}
-        if tutorial == common.TUTORIAL and common.device_of(impl) == "cpu":
-            points.append((idx, values))
-    return points
+def tutorial_points() -> list[tuple[int, Point]]:
+    """(asv parameter index, point) of each CPU implementation's one-thread tutorial point."""
+    found = []
+    for idx, label in enumerate(points.GRID.labels(grids.TIME)):
+        point = Point.parse(label)
+        if (
+            point.threads == grids.HISTORY_THREADS
+            and grids.is_tutorial(point.problem)
+            and common.device_of(point.impl) == "cpu"
+        ):
+            found.append((idx, point))
+    return found
 
 
 def asv_median(idx: int, rates: dict) -> float:
-    """Median seconds per step from asv_runner's timing of benchmark point ``idx``."""
-    name = f"{CLASS.__module__.rpartition('.')[2]}.{CLASS.__name__}.time_step-{idx}"
-    benchmark = get_benchmark_from_name(str(Path(__file__).parent), name)
+    """Median seconds per step from asv_runner running benchmark point ``idx``."""
+    benchmark = get_benchmark_from_name(str(Path(__file__).parent), f"{BENCHMARK}-{idx}")
     benchmark.set_cache(rates)
     if benchmark.do_setup():
         raise NotImplementedError("skipped")
@@ -69,15 +72,14 @@ def timer_median(impl: str, problem, threads: int) -> float:
     return measurement.median
 
 
-def measure(idx: int, impl: str, sizes: list, threads: int, lr: float) -> tuple[float, float]:
+def measure(idx: int, point: Point, lr: float) -> tuple[float, float]:
     """(asv median, Timer median) of one implementation, interleaved `ROUNDS` times."""
-    problem = common.problem_of(*sizes)
-    rates = {common.rate_key(problem): lr}
-    problem = replace(problem, lr=lr)
+    rates = {common.rate_key(point.problem): lr}
+    problem = replace(point.problem, lr=lr)
     asv, timer = [], []
     for _ in range(ROUNDS):
         asv.append(asv_median(idx, rates))
-        timer.append(timer_median(impl, problem, threads))
+        timer.append(timer_median(point.impl, problem, point.threads))
     return statistics.median(asv), statistics.median(timer)
 
 
@@ -100,23 +102,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--child", nargs=2, metavar=("INDEX", "LR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    points = dict(tutorial_points())
+    found = dict(tutorial_points())
     if args.child:
         idx, lr = int(args.child[0]), float(args.child[1])
-        impl, *sizes, threads = points[idx]
-        print(json.dumps(measure(idx, impl, sizes, threads, lr)))
+        print(json.dumps(measure(idx, found[idx], lr)))
         return 0
     rows, missed = [], 0
-    for idx, (impl, *sizes, threads) in points.items():
+    for idx, point in found.items():
+        impl, problem, threads = point.impl, point.problem, point.threads
         if common.unavailable_reason(impl):
             continue
-        problem = common.problem_of(*sizes)
         lr = common.learning_rates([problem])[common.rate_key(problem)]
         a, t = in_own_process(idx, lr)
         ok = abs(a / t - 1) <= TARGET
         missed += not ok
         rows.append((impl, threads, a, t, a / t, "yes" if ok else "NO"))
-    print(f"Tutorial size {common.TUTORIAL}, float32; medians of {ROUNDS} interleaved rounds")
+    print(f"Tutorial size {common.TUTORIAL}, float32, one thread; medians of {ROUNDS} rounds")
     print("| impl | threads | asv median (us) | Timer median (us) | asv / Timer | within 5% |")
     print("|---|---|---|---|---|---|")
     for impl, threads, a, t, ratio, ok in rows:

@@ -50,6 +50,8 @@ TIME, PEAKMEM, DEVICE_TIME, GPU_MEMORY, FIRST_STEP, RELATIVE = (
     "relative",
 )
 
+MEASURES = (TIME, PEAKMEM, DEVICE_TIME, GPU_MEMORY, FIRST_STEP, RELATIVE)
+
 #: CPU points over this many operations a step are left out (`impls.step_flops`): ~30 ms on
 #: one thread here for the quick grid, ~0.3 s for the full grid.
 QUICK_CPU_FLOP_BUDGET = 2e9
@@ -94,9 +96,7 @@ class Grid:
     def history_labels(self) -> list[str]:
         """Time points meant for history and the regression gate: one thread."""
         return [
-            g.label
-            for g in self.steps
-            if TIME in g.measures and g.point.threads == HISTORY_THREADS
+            g.label for g in self.steps if TIME in g.measures and g.point.threads == HISTORY_THREADS
         ]
 
 
@@ -212,9 +212,7 @@ def gpu() -> Grid:
                 _add(points, impl, p, ALL_THREADS, TIME)
         if cuda:
             _add(points, impl, problem(), ALL_THREADS, FIRST_STEP)
-    return Grid(
-        "gpu", _ordered(points), _gemm(["cpu", "cuda"], (1, 32), ["float32"]), ("cuda",)
-    )
+    return Grid("gpu", _ordered(points), _gemm(["cpu", "cuda"], (1, 32), ["float32"]), ("cuda",))
 
 
 def _ordered(points: dict[Point, frozenset[str]]) -> tuple[GridPoint, ...]:
@@ -242,6 +240,18 @@ def _gemm(devices, factors, dtypes) -> tuple[str, ...]:
                 for t in threads:
                     labels.append(gemm_label(device, dtype, *shape, threads=t))
     return tuple(labels)
+
+
+#: Processes per point of each measurement (asv ``rounds``): time and paired ratios in
+#: `benchmarks.protocol.ROUNDS` processes, the others in one.
+TIMED_ROUNDS = 2
+ROUNDS = {TIME: TIMED_ROUNDS, RELATIVE: TIMED_ROUNDS}
+
+
+def expected_runs(g: Grid) -> int:
+    """Point measurements (benchmark processes) a full run of ``g`` makes: the progress total."""
+    steps = sum(len(g.labels(m)) * ROUNDS.get(m, 1) for m in MEASURES)
+    return steps + len(g.gemm) + len(g.floors)
 
 
 _BUILDERS = {"quick": quick, "full": full, "gpu": gpu}

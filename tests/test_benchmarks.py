@@ -1,15 +1,14 @@
-"""The asv benchmarks: asv accepts them, a real asv run measures every CPU implementation and
-skips CUDA ones visibly, a planted NaN fails its point, and the grids hold every implementation.
+"""The benchmarks: grids and labels, the measurement protocol, the gate, and one real asv run.
 
-The asv runs use a copy of benchmarks/ (plus one planted module) and a private HOME, results
-directory and asv config under pytest's tmp_path, so they never touch the user's asv files.
+Timing figures are not asserted here (they are measurements, in the README and closing notes);
+these tests check what can be checked without timing: which points exist, that labels mean one
+thing forever, that flags propagate, that the gate decides right on recorded numbers, and that
+asv runs the suite end to end.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import math
 import os
 import re
 import shutil
@@ -21,11 +20,12 @@ import numpy as np
 import pytest
 
 import impls
-from benchmarks import bench_ceiling, bench_coldstart, bench_step, common, machine, select
+from benchmarks import bench_paired, bench_step, common, flags, gate, grids, machine, protocol
+from impls.point import Point, columns
 
 ROOT = Path(__file__).resolve().parents[1]
 MACHINE = "ffbench-test"
-AXES = ("Batch", "DIn", "Hidden", "Scale", "Exercises", "Threads")
+TUTORIAL_1T = "numpy/64x1000x100x10/float32/squared-relu/1t"
 PLANTED = '''
 """A benchmark whose state is made non-finite in setup: asv must record a failure."""
 
@@ -34,32 +34,22 @@ import numpy as np
 from . import bench_step, common
 
 
-class PlantedNaN(bench_step.QuickBatch):
+class PlantedNaN(bench_step.Step):
     version = "1"
-    params = common.step_params(impl=["numpy"])
+    params = [["numpy/64x1000x100x10/float32/squared-relu/1t"]]
 
-    def setup_cache(self):
-        return self.searched_rates()
-
-    def prepare(self, rates, *params):
-        trainer = super().prepare(rates, *params)
-        if not getattr(self, "planted", False):
-            w1, w2 = common.initial_weights(self.problem)
-            w1 = w1.copy()
-            w1[0, 0] = np.nan
-            trainer.set_weights(w1, w2)
-            self.planted = True
-        return trainer
+    def setup(self, rates, label):
+        super().setup(rates, label)
+        w1, w2 = common.initial_weights(self.point.problem)
+        w1 = w1.copy()
+        w1[0, 0] = np.nan
+        self.trainer.set_weights(w1, w2)
 '''
-SMOKE = r"^bench_step\.QuickBatch\.time_step\('[^']+', 64, |^bench_planted\.PlantedNaN\."
-
-
-def step_classes() -> list[type]:
-    return [
-        cls
-        for name, cls in vars(bench_step).items()
-        if isinstance(cls, type) and name.startswith(("Quick", "Full"))
-    ]
+SMOKE = (
+    r"^bench_step\.Step\.track_time\('[a-z-]+/64x1000x100x10/float32/squared-relu/1t'\)"
+    r"|^bench_paired\.Paired\.track_relative_time\('torch-cpu/64x1000x100x10/float32/squared-relu/1t'\)"
+    r"|^bench_planted\.PlantedNaN\."
+)
 
 
 def asv(*args: str, env: dict | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -74,74 +64,249 @@ def asv(*args: str, env: dict | None = None, cwd: Path = ROOT) -> subprocess.Com
     )
 
 
-# --- the grids -------------------------------------------------------------------------------
+# --- grids and labels ------------------------------------------------------------------------
 
 
-def test_step_classes_follow_the_naming_and_parameter_contract():
-    names = {cls.__name__ for cls in step_classes()}
-    assert names == {f"{grid}{axis}" for grid in ("Quick", "Full") for axis in AXES} - {
-        "QuickThreads"
+@pytest.mark.parametrize("name", grids.GRIDS)
+def test_labels_are_unique_and_decode_to_their_point(name):
+    grid = grids.grid(name)
+    labels = [g.label for g in grid.steps]
+    assert len(labels) == len(set(labels))
+    for g in grid.steps:
+        assert Point.parse(g.label) == g.point
+        decoded = columns(g.label)
+        assert decoded["impl"] == g.point.impl
+        assert decoded["threads"] == g.point.threads
+        assert {
+            k: decoded[k] for k in ("batch", "d_in", "hidden", "d_out")
+        } == g.point.problem.sizes()
+    assert len(grid.gemm) == len(set(grid.gemm))
+
+
+def test_a_recorded_label_keeps_its_meaning():
+    """Labels are append-only: these, written out by hand, must always decode the same."""
+    assert columns("nn-cpu/256x4000x400x10/float64/exp-sigmoid/2t") == {
+        "impl": "nn-cpu",
+        "batch": 256,
+        "d_in": 4000,
+        "hidden": 400,
+        "d_out": 10,
+        "dtype": "float64",
+        "loss": "exp",
+        "activation": "sigmoid",
+        "threads": 2,
     }
-    for cls in [*step_classes(), bench_coldstart.ColdStart]:
-        assert cls.param_names == common.STEP_PARAM_NAMES, cls
-        assert len(cls.params) == len(cls.param_names), cls
-        for values in cls.params:
-            assert all(isinstance(v, (str, int)) for v in values), cls
-        assert "version" in vars(cls), f"{cls.__name__} needs its own explicit version"
-    for cls in (bench_ceiling.Gemm, bench_ceiling.LaunchFloor):
-        assert "version" in vars(cls)
+    assert columns("cpu/float32/2048x2048x2048/1t") == {
+        "device": "cpu",
+        "dtype": "float32",
+        "m": 2048,
+        "k": 2048,
+        "n": 2048,
+        "threads": 1,
+    }
+    assert columns("cuda/float32/8192x8192x8192") == {
+        "device": "cuda",
+        "dtype": "float32",
+        "m": 8192,
+        "k": 8192,
+        "n": 8192,
+    }
+    assert columns("cuda") == {"device": "cuda"}
 
 
-def test_every_registered_implementation_is_in_every_grid():
-    assert set(impls.names()) <= set(common.KNOWN_IMPLS), (
-        "add the new implementation to benchmarks.common.KNOWN_IMPLS (keeps asv's history)"
-    )
-    for cls in [*step_classes(), bench_coldstart.ColdStart]:
-        assert set(impls.names()) <= set(cls.params[0]), cls
+@pytest.mark.parametrize(
+    "bad", ["numpy/64x1000x100/float32/squared-relu/1t", "numpy/64x1000x100x10/f32/squared-relu/1t",
+            "", "tpu", "numpy/64x1000x100x10/float32/squared-relu/0t"]
+)  # fmt: skip
+def test_a_malformed_label_is_one_clear_error(bad):
+    with pytest.raises(ValueError, match=r"point label .* is invalid"):
+        Point.parse(bad)
 
 
-def test_sweeps_span_the_issue_ranges():
-    tutorial = common.TUTORIAL
-    for name, values in (
-        ("batch", bench_step.FULL_BATCH),
-        ("d_in", bench_step.FULL_D_IN),
-        ("hidden", bench_step.FULL_HIDDEN),
-    ):
-        assert min(values) <= tutorial[name] / 16 + 0.5
-        assert max(values) >= 16 * tutorial[name]
-    assert max(bench_step.FULL_BATCH) >= 16384
-    assert max(bench_step.FULL_D_IN) >= 8192
-    assert max(bench_step.FULL_HIDDEN) >= 4096
+@pytest.mark.parametrize("name", grids.GRIDS)
+def test_every_point_passes_its_rules(name):
+    grid = grids.grid(name)
+    budget = grids.QUICK_CPU_FLOP_BUDGET if name == "quick" else grids.FULL_CPU_FLOP_BUDGET
+    for g in grid.steps:
+        p, impl = g.point.problem, g.point.impl
+        device = grids.device_of(impl)
+        if device == "cpu":
+            assert impls.step_flops(p) <= budget, g.label
+        if grids.compiles(impl) and device == "cpu":
+            assert grids.is_tutorial(p), g.label
+        sizes = (p.batch / 64, p.d_in / 1000, p.hidden / 100)
+        one_axis = sum(s != 1 for s in sizes) <= 1
+        assert one_axis or len(set(sizes)) == 1, f"{g.label}: off the scale diagonal"
+        if grids.RELATIVE in g.measures:
+            assert impl != grids.BASELINE
+            assert device == "cpu"
+        if device == "cuda":
+            assert not g.measures & {grids.PEAKMEM, grids.RELATIVE}
 
 
-def test_scale_sweep_runs_only_its_diagonal():
-    points = {(p.batch, p.d_in, p.hidden) for _, p, _ in bench_step.QuickScale.points()}
-    assert points
-    assert all(b / 64 == d / 1000 == h / 100 for b, d, h in points)
+def test_quick_grid_is_the_cpu_main_job_with_both_thread_counts():
+    grid = grids.grid("quick")
+    devices = {grids.device_of(g.point.impl) for g in grid.steps}
+    assert devices == {"cpu"}
+    threads = {g.point.threads for g in grid.steps if grids.TIME in g.measures}
+    assert threads == {1, grids.ALL_THREADS}
+    all_core = [g.point.problem for g in grid.steps if g.point.threads == grids.ALL_THREADS]
+    assert grids.problem() in all_core
+    assert {p.batch for p in all_core} == set(grids.QUICK_BATCH)
+    assert set(grid.history_labels()) == {
+        g.label for g in grid.steps if g.point.threads == 1 and grids.TIME in g.measures
+    }
 
 
-def test_cpu_points_over_the_work_budget_skip_with_the_reason():
-    big = common.problem_of(64 * 16, 1000 * 16, 100 * 16, 10, "float32", "squared", "relu")
-    reason = bench_step.QuickScale.point_skip_reason("numpy", big, common.ALL_THREADS)
-    assert reason is not None
-    assert "work budget" in reason
+def test_asv_classes_list_exactly_the_grids_points():
+    grid = grids.selected()
+    assert bench_step.Step.params == [grid.labels(grids.TIME)]
+    assert bench_step.Memory.params == [grid.labels(grids.PEAKMEM)]
+    assert bench_paired.Paired.params == [grid.labels(grids.RELATIVE)]
 
 
-def test_selection_names_what_runs_here_and_nothing_else():
-    pattern = re.compile(select.pattern("quick"))
-    name = "bench_step.QuickBatch.time_step('numpy', 64, 1000, 100, 10, 'float32', 'squared', "
-    assert pattern.search(f"{name}'relu', {common.ALL_THREADS})")
-    peakmem = name.replace("time_step", "peakmem_step")
-    assert pattern.search(f"{peakmem}'relu', {common.ALL_THREADS})")
-    off_diagonal = "bench_step.QuickScale.time_step('numpy', 64, 2000, 100, 10, 'float32', "
-    assert not pattern.search(f"{off_diagonal}'squared', 'relu', {common.ALL_THREADS})")
-    if not common.cuda_available():
-        cuda = name.replace("'numpy'", "'torch-cuda'")
-        assert not pattern.search(f"{cuda}'relu', {common.ALL_THREADS})")
+def test_gpu_grid_is_float32_and_holds_the_cpu_side_on_all_cores():
+    grid = grids.grid("gpu")
+    assert {g.point.problem.dtype for g in grid.steps} == {"float32"}
+    cpu = [g for g in grid.steps if grids.device_of(g.point.impl) == "cpu"]
+    assert cpu
+    assert {g.point.threads for g in cpu} == {grids.ALL_THREADS}
+    assert not any(g.measures & {grids.PEAKMEM, grids.GPU_MEMORY} for g in grid.steps)
+
+
+def test_an_unknown_grid_is_one_clear_error():
+    with pytest.raises(ValueError, match="grid 'huge' is invalid: expected one of quick"):
+        grids.grid("huge")
+
+
+# --- the protocol ----------------------------------------------------------------------------
+
+
+def test_judge_names_each_kind_of_disturbance():
+    config = protocol.Protocol()
+    assert protocol.judge(0.1, 1, 2, 1.01, 1.0, config) == ""
+    assert protocol.judge(1.0, 1, 2, 1.01, 1.0, config) == ""  # a busy loop beside one thread fits
+    assert "other processes took 1.00" in protocol.judge(1.0, 2, 2, 1.0, 1.0, config)
+    assert "moved 1.30x" in protocol.judge(0.0, 1, 2, 1.3, 1.0, config)
+    assert "slow state" in protocol.judge(0.0, 2, 2, 1.0, 1.6, config)
+
+
+def test_measure_retries_a_disturbed_attempt_and_keeps_the_clean_one(monkeypatch, tmp_path):
+    outcomes = iter([2.0, 0.0])  # others' cores: disturbed, then clean
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: next(outcomes))
+    monkeypatch.setattr(protocol, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(protocol, "reference_seconds", lambda: 1e-3)
+    monkeypatch.setenv(flags.FLAGS_DIR, str(tmp_path))
+    monkeypatch.setenv(flags.COMMIT, "abcdef0123")
+    monkeypatch.setenv(flags.ENV, "existing-py")
+    monkeypatch.delenv(flags.RUN, raising=False)
+    samples = iter([[9.0, 9.0], [1.0, 1.0]])
+    config = protocol.Protocol(pause_seconds=0.0)
+    kept = protocol.measure(lambda: next(samples), 1, "b.C.track_time", "x/1t", config)
+    assert kept == [1.0, 1.0]
+    (row,) = [json.loads(line) for line in (tmp_path / "abcdef01-existing-py.jsonl").read_text().splitlines()]
+    assert row["attempts"] == 2
+    assert row["disturbed"] is False
+    assert row["point"] == "x/1t"
+
+
+def test_measure_flags_a_point_disturbed_on_every_attempt(monkeypatch, tmp_path):
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 3.0)
+    monkeypatch.setattr(protocol, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(protocol, "reference_seconds", lambda: 1e-3)
+    monkeypatch.setenv(flags.FLAGS_DIR, str(tmp_path))
+    monkeypatch.setenv(flags.COMMIT, "abcdef0123")
+    monkeypatch.setenv(flags.ENV, "e")
+    medians = iter([[3.0], [2.0], [4.0]])
+    config = protocol.Protocol(pause_seconds=0.0)
+    kept = protocol.measure(lambda: next(medians), 2, "b.C.track_time", "x/2t", config)
+    assert kept == [2.0]  # the fastest of the disturbed attempts, flagged
+    (row,) = [json.loads(line) for line in (tmp_path / "abcdef01-e.jsonl").read_text().splitlines()]
+    assert row["disturbed"] is True
+    assert row["attempts"] == config.max_attempts
+    assert "other processes" in row["why"]
+
+
+def test_paired_blocks_alternate_their_order(monkeypatch):
+    """ABBAAB...: the side that goes first flips every pair."""
+    order = []
+
+    class Fake:
+        def __init__(self, name):
+            self.name = name
+
+        def step(self):
+            order.append(self.name)
+
+        def sync(self):
+            pass
+
+    bench = bench_paired.Paired()
+    bench.point = Point.parse("torch-cpu/64x1000x100x10/float32/squared-relu/1t")
+    bench.trainer, bench.baseline = Fake("A"), Fake("B")
+    monkeypatch.setattr(protocol, "calibrate", lambda call, seconds: 1)
+    monkeypatch.setattr(protocol, "PROTOCOL", protocol.Protocol(min_blocks=4, measure_seconds=0))
+    result = bench.track_relative_time({}, "x")
+    assert order[:8] == ["A", "B", "B", "A", "A", "B", "B", "A"]
+    assert len(result["samples"]) == 4
+    assert result["number"] == 1
+
+
+# --- the gate --------------------------------------------------------------------------------
+
+
+def timing(median, spread=0.02, disturbed=False):
+    return gate.Timing(median, median * (1 - spread), median * (1 + spread), disturbed)
+
+
+def test_gate_flags_only_a_clear_slowdown():
+    a = {"numpy/1t": timing(1.0), "torch/1t": timing(1.0), "nn/1t": timing(1.0)}
+    b = {"numpy/1t": timing(1.25), "torch/1t": timing(1.06), "nn/1t": timing(0.7)}
+    found = {f.label: f.kind for f in gate.compare(a, b, list(a))}
+    assert found == {"numpy/1t": "regression", "nn/1t": "improvement"}
+
+
+def test_gate_does_not_call_overlapping_or_disturbed_points_regressions():
+    a = {"x/1t": timing(1.0, spread=0.2), "y/1t": timing(1.0)}
+    b = {"x/1t": timing(1.15, spread=0.2), "y/1t": timing(1.5, disturbed=True)}
+    found = {f.label: f.kind for f in gate.compare(a, b, list(a))}
+    assert found == {"y/1t": "unclear"}
+
+
+def test_gate_verdict_reads_saved_results_and_flags(tmp_path):
+    folder = tmp_path / "box"
+    labels = [
+        "'numpy/64x1000x100x10/float32/squared-relu/1t'",
+        "'nn-cpu/64x1000x100x10/float32/squared-relu/1t'",
+    ]
+    for commit, values in (("a" * 40, [1.0, 1.0]), ("b" * 40, [1.3, 1.01])):
+        row = [values, [labels], "v", 0, 0.1, None, None,
+               [v * 0.98 for v in values], [v * 1.02 for v in values]]  # fmt: skip
+        data = {
+            "version": 2,
+            "commit_hash": commit,
+            "env_name": "e",
+            "result_columns": ["result", "params", "version", "started_at", "duration",
+                               "stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75"],
+            "results": {gate.BENCHMARK: row},
+        }  # fmt: skip
+        folder.mkdir(exist_ok=True)
+        (folder / f"{commit[:8]}-e.json").write_text(json.dumps(data))
+    code, text = gate.verdict(tmp_path, "box", "a" * 40, "b" * 40)
+    assert code == 1
+    assert "regression: numpy/64x1000x100x10" in text
+    assert "nn-cpu" not in text
+    flagged = {"run": "r", "benchmark": gate.BENCHMARK, "point": labels[0].strip("'"),
+               "disturbed": True}  # fmt: skip
+    (folder / "ffbench-flags").mkdir()
+    (folder / "ffbench-flags" / "bbbbbbbb-e.jsonl").write_text(json.dumps(flagged) + "\n")
+    code, text = gate.verdict(tmp_path, "box", "a" * 40, "b" * 40)
+    assert code == 0
+    assert "unclear" in text
 
 
 def test_nonfinite_state_raises():
-    problem = common.problem_of(8, 30, 12, 4, "float32", "squared", "relu", lr=1e-3)
+    problem = impls.Problem(8, 30, 12, 4, lr=1e-3)
     trainer = impls.create("numpy", problem)
     trainer.step()
     common.check_finite(trainer)
@@ -232,37 +397,37 @@ def asv_run(tmp_path_factory):
     return done, tmp / "results" / MACHINE, tmp, env
 
 
-def results_of(results_dir: Path, benchmark: str) -> dict[tuple, object]:
-    """{params: value} of one benchmark in asv's results file (format version 2)."""
+def results_of(results_dir: Path, benchmark: str) -> dict[str, object]:
+    """{label: value} of one benchmark in asv's results file (format version 2)."""
     (path,) = (p for p in results_dir.glob("*.json") if p.name != "machine.json")
     data = json.loads(path.read_text())
-    columns = data["result_columns"]
-    row = dict(zip(columns, data["results"][benchmark], strict=False))
-    combinations = list(itertools.product(*row["params"]))
-    values = row["result"] or [None] * len(combinations)  # None alone: every point failed
-    return dict(zip(combinations, values, strict=True))
+    columns_ = data["result_columns"]
+    row = dict(zip(columns_, data["results"][benchmark], strict=False))
+    (labels,) = row["params"]
+    values = row["result"] or [None] * len(labels)  # None alone: every point failed
+    return {label.strip("'"): value for label, value in zip(labels, values, strict=True)}
 
 
-def test_asv_run_times_every_cpu_implementation_and_skips_cuda_visibly(asv_run):
+def test_asv_run_times_every_cpu_implementation_at_the_tutorial_point(asv_run):
     done, results_dir, *_ = asv_run
-    values = results_of(results_dir, "bench_step.QuickBatch.time_step")
-    for (impl, batch, *_), value in values.items():
-        if batch != "64":
-            continue
-        name = impl.strip("'")
-        if common.unavailable_reason(name) is None:
-            assert isinstance(value, float), (name, value, done.stdout[-3000:])
-            assert 0 < value < 1, (name, value)
-        else:
-            assert value is None or math.isnan(value), (name, value)
-            assert f"asv: skipped: {name} needs" in done.stdout
-    assert re.search(r"numpy\s+64\s+1000\s+100\s+10\s+float32\s+squared\s+relu", done.stdout)
+    values = results_of(results_dir, "bench_step.Step.track_time")
+    measured = {
+        k: v for k, v in values.items() if k.endswith("/64x1000x100x10/float32/squared-relu/1t")
+    }
+    assert {Point.parse(k).impl for k in measured} == set(grids.cpu_impls())
+    for label, value in measured.items():
+        assert isinstance(value, float), (label, value, done.stdout[-3000:])
+        assert 0 < value < 1, (label, value)
+    ratio = results_of(results_dir, "bench_paired.Paired.track_relative_time")
+    value = ratio["torch-cpu/64x1000x100x10/float32/squared-relu/1t"]
+    assert isinstance(value, float)
+    assert 0.05 < value < 20
 
 
 def test_asv_run_fails_a_planted_nonfinite_state(asv_run):
     done, results_dir, *_ = asv_run
     assert done.returncode == 2, done.stdout[-3000:]  # asv: some benchmarks failed
-    (value,) = results_of(results_dir, "bench_planted.PlantedNaN.time_step").values()
+    (value,) = results_of(results_dir, "bench_planted.PlantedNaN.track_time").values()
     assert value is None  # asv's "failed"
     assert "NonFiniteState" in done.stdout
 
@@ -281,24 +446,3 @@ def test_machine_facts_are_recorded_after_the_run_and_publish_works(asv_run):
     published = asv("publish", "--config", config, env=env, cwd=tmp)
     assert published.returncode == 0, published.stdout + published.stderr
     assert (tmp / "html" / "index.json").exists()
-
-
-def test_gpu_grid_is_lean_float32_wall_and_device_time():
-    """The gpu grid keeps what `nox -s gpu` needs within 5 minutes: no memory runs, float32."""
-    chosen = re.compile(select.pattern("gpu"))
-    tutorial = ("'numpy'", "64", "1000", "100", "10", "'float32'", "'squared'", "'relu'")
-    point = ", ".join([*tutorial, str(common.ALL_THREADS)])
-    assert chosen.match(f"bench_step.QuickBatch.time_step({point})")
-    assert not chosen.match(f"bench_step.QuickBatch.peakmem_step({point})")
-    float64 = point.replace("'float32'", "'float64'")
-    assert not chosen.match(f"bench_step.FullScale.time_step({float64})")
-    assert chosen.match(f"bench_step.FullScale.time_step({point})")
-
-
-def test_compile_cold_start_runs_on_the_full_grid_only():
-    compiling = [name for name in impls.available() if common.compiles(name)]
-    if not compiling:
-        pytest.skip("no compiling implementation runs here")
-    values = (compiling[0], *(v[0] for v in bench_coldstart.ColdStart.params[1:]))
-    assert not select.runs_here("quick", bench_coldstart.ColdStart, "track_first_step", values)
-    assert select.runs_here("full", bench_coldstart.ColdStart, "track_first_step", values)

@@ -13,9 +13,9 @@ import torch
 
 import impls
 from impls import validate
+from impls.learning_rate import rate_in_force
 from impls.oracle import loss_and_gradients, trajectory
 from tests.conftest import impl_params, require
-from impls.learning_rate import rate_in_force
 
 SMALL = impls.Problem(batch=24, d_in=40, hidden=16, d_out=5)
 CUDA_NAMES = [n for n in impls.names() if impls.registry.entry(n).device == "cuda"]

@@ -14,8 +14,7 @@ import math
 import pytest
 
 import impls
-from impls.learning_rate import TRIAL_STEPS, UnstableProblem, default_lr
-from impls.learning_rate import rate_in_force
+from impls.learning_rate import TRIAL_STEPS, UnstableProblem, default_lr, rate_in_force
 
 SIZES = [
     (64, 1000, 100),

@@ -1,0 +1,148 @@
+"""The regression gate: commit B against commit A on the points meant for history.
+
+``python -m benchmarks GRID continuous A B`` has asv measure both commits, rounds interleaved
+(A B B A ...), on the grid's one-thread step times (`grids.Grid.history_labels`); then
+`verdict` reads the two saved results and decides. A point is a **regression** when all hold:
+
+- B's median is more than `THRESHOLD` above A's (one thread holds within ~4% from process to
+  process on a shared 2-vCPU VM, so 10% is well clear of the noise);
+- the two interquartile ranges do not overlap (B's first quartile above A's third);
+- neither side was flagged disturbed (`benchmarks.flags`): a disturbed point is reported as
+  unclear and asked to be rerun, never called a regression.
+
+Improvements are found the same way and reported; only regressions fail the gate (exit 1).
+Paired relative times are left out on purpose: they are ratios to numpy, so a change in numpy
+would move every other implementation's ratio.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCHMARK = "bench_step.Step.track_time"
+THRESHOLD = 0.10
+
+
+@dataclass(frozen=True)
+class Timing:
+    median: float
+    q_25: float
+    q_75: float
+    disturbed: bool = False
+
+
+@dataclass(frozen=True)
+class Finding:
+    label: str
+    ratio: float
+    kind: str  # "regression", "improvement", "unclear"
+    why: str = ""
+
+
+def compare(a: dict[str, Timing], b: dict[str, Timing], labels: list[str]) -> list[Finding]:
+    """Findings for every label measured on both sides (see the module docstring)."""
+    found = []
+    for label in labels:
+        old, new = a.get(label), b.get(label)
+        if old is None or new is None or not (old.median > 0 and new.median > 0):
+            continue
+        ratio = new.median / old.median
+        slower = ratio > 1 + THRESHOLD and new.q_25 > old.q_75
+        faster = ratio < 1 / (1 + THRESHOLD) and new.q_75 < old.q_25
+        if not (slower or faster):
+            continue
+        if old.disturbed or new.disturbed:
+            found.append(Finding(label, ratio, "unclear", "disturbed: rerun on a quieter machine"))
+        else:
+            found.append(Finding(label, ratio, "regression" if slower else "improvement"))
+    return found
+
+
+def _stat(columns: list[str], row: list, name: str) -> list:
+    index = columns.index(name) if name in columns else None
+    values = row[index] if index is not None and index < len(row) else None
+    return values if isinstance(values, list) else []
+
+
+def read_timings(results_dir: Path, machine: str, commit: str) -> dict[str, Timing]:
+    """The saved track_time medians and quartiles of ``commit`` on ``machine`` (every env),
+    with the disturbed flags of the newest run that measured each point."""
+    folder = results_dir / machine
+    timings: dict[str, Timing] = {}
+    for path in sorted(folder.glob(f"{commit[:8]}-*.json")):
+        data = json.loads(path.read_text())
+        columns, row = data["result_columns"], data["results"].get(BENCHMARK)
+        if row is None:
+            continue
+        (labels,) = row[columns.index("params")]
+        medians = row[columns.index("result")] or [None] * len(labels)
+        q25, q75 = _stat(columns, row, "stats_q_25"), _stat(columns, row, "stats_q_75")
+        disturbed = read_disturbed(folder / "ffbench-flags" / f"{path.stem}.jsonl")
+        for i, quoted in enumerate(labels):
+            label = quoted.strip("'\"")
+            value = medians[i] if i < len(medians) else None
+            if not isinstance(value, (int, float)) or math.isnan(value):
+                continue
+            lo = q25[i] if i < len(q25) and q25[i] is not None else value
+            hi = q75[i] if i < len(q75) and q75[i] is not None else value
+            timings[label] = Timing(value, lo, hi, label in disturbed)
+    return timings
+
+
+def read_disturbed(path: Path) -> set[str]:
+    """Labels of `BENCHMARK` flagged disturbed in the newest run that measured them."""
+    newest: dict[str, tuple[str, bool]] = {}
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return set()
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(row, dict) or row.get("benchmark") != BENCHMARK:
+            continue
+        label, run, hit = row.get("point"), str(row.get("run", "")), bool(row.get("disturbed"))
+        seen = newest.get(label)
+        if seen is None or run > seen[0]:
+            newest[label] = (run, hit)
+        elif run == seen[0]:
+            newest[label] = (run, seen[1] or hit)
+    return {label for label, (_, hit) in newest.items() if hit}
+
+
+def verdict(
+    results_dir: Path, machine: str, commit_a: str, commit_b: str, labels: list[str] | None = None
+) -> tuple[int, str]:
+    """(exit code, text): 1 if any history point regressed, else 0; 2 if nothing to compare.
+
+    ``labels``: the points to judge (default: every one-thread point measured on both sides).
+    """
+    a = read_timings(Path(results_dir), machine, commit_a)
+    b = read_timings(Path(results_dir), machine, commit_b)
+    if labels is None:
+        labels = [label for label in a if label.endswith("/1t")]
+    both = [label for label in labels if label in a and label in b]
+    if not both:
+        return 2, f"no history point measured on both {commit_a[:8]} and {commit_b[:8]}"
+    findings = compare(a, b, both)
+    lines = [
+        (
+            f"regression gate: {commit_b[:8]} against {commit_a[:8]}, {len(both)} one-thread points,"
+            f" threshold {THRESHOLD:.0%} with non-overlapping quartiles"
+        )
+    ]
+    for f in sorted(findings, key=lambda f: (f.kind, -abs(math.log(f.ratio)))):
+        note = f" ({f.why})" if f.why else ""
+        lines.append(f"  {f.kind}: {f.label} x{f.ratio:.2f}{note}")
+    regressions = sum(f.kind == "regression" for f in findings)
+    unclear = sum(f.kind == "unclear" for f in findings)
+    lines.append(
+        f"{regressions} regression(s), {sum(f.kind == 'improvement' for f in findings)}"
+        f" improvement(s), {unclear} unclear (disturbed)"
+    )
+    return (1 if regressions else 0), "\n".join(lines)

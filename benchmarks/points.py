@@ -1,0 +1,59 @@
+"""Set-up shared by every benchmark of a training step: the grid, the rates, the trainer.
+
+Every step benchmark class derives from `StepBenchmark`, so asv (which keys ``setup_cache`` by
+the function's source) searches the learning rates of the whole grid once per run, in its own
+process, never inside a timed region.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import impls
+from impls.point import Point
+
+from . import common, grids, protocol
+
+#: The grid asv sees (`grids.GRID_ENV`).
+GRID = grids.selected()
+
+
+def searched_rates(grid: grids.Grid) -> dict:
+    """The default learning rate of every step point's problem (or why there is none)."""
+    return common.learning_rates(g.point.problem for g in grid.steps)
+
+
+def prepare_point(rates: dict, label: str) -> tuple[Point, impls.Trainer]:
+    """The point of ``label`` (with its rate) and its warmed-up trainer, on the point's threads
+    (one-thread points pinned to one core); skips, with the reason, what cannot run here."""
+    point = Point.parse(label)
+    reason = common.unavailable_reason(point.impl)
+    if reason:
+        common.skip(reason)
+    rate = rates.get(common.rate_key(point.problem))
+    if not isinstance(rate, float):
+        common.skip(rate or "no learning rate was searched for this point")
+    if point.threads == 1:
+        protocol.pin_one_core()
+    common.use_threads(point.threads)
+    point = replace(point, problem=replace(point.problem, lr=rate))
+    trainer = common.trainer(point.impl, point.problem)
+    common.restore(trainer, point.problem)
+    return point, trainer
+
+
+class StepBenchmark:
+    """asv attributes and set-up of every step measurement (one parameter: the point label)."""
+
+    param_names = common.PARAM_NAMES
+    timeout = 300
+
+    def setup_cache(self):
+        return searched_rates(GRID)
+
+    def setup(self, rates, label):
+        self.point, self.trainer = prepare_point(rates, label)
+
+    def teardown(self, rates, label):
+        if getattr(self, "trainer", None) is not None:
+            common.check_finite(self.trainer)

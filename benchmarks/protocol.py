@@ -1,0 +1,227 @@
+"""How one point is measured in one benchmark process, and how a busy machine is noticed.
+
+asv runs each point in `ROUNDS` separate processes, spread across the run (asv runs round R of
+every benchmark, then round R-1, ...), and pools their samples: its value is the median of the
+blocks of every round, and its interval comes from them too. Inside one process this module:
+
+1. pins a one-thread point to one core (where the OS allows), so the scheduler cannot move it;
+2. calibrates a block of consecutive calls to last >= `Protocol.block_seconds`;
+3. times blocks for >= `Protocol.measure_seconds` (at least `min_blocks`), each sample being
+   one block's seconds per call, as training runs them back to back;
+4. checks the machine around that, two ways:
+   - **other processes' CPU time**: /proc/stat's busy and steal time minus this process's own
+     CPU time, over the wall time, in cores. With the point's threads that must fit in the
+     usable cores (plus `oversubscription`); beyond, some thread of ours waited for a core;
+   - **a reference workload** (a fixed GEMM on the point's threads, best of a few calls)
+     before and after: if it moved by more than `reference_tolerance`, the machine changed
+     state during the point; if it is slower than this run's best reference for that thread
+     count by more than `slow_state`, the machine is in its slow state (measured here: all
+     cores flip to ~1.6x slower for minutes, and everything measured then moves with it);
+5. re-measures a disturbed attempt up to `max_attempts` times, after a pause, and keeps the
+   first undisturbed attempt; if none is, it keeps the fastest and the point is **disturbed**.
+
+The statistic is the median of undisturbed blocks: a bimodal machine moves it only when a whole
+point falls in the slow state, and then the point is flagged instead of silently reported.
+Flags go to a sidecar file beside asv's results (`flags.record`); asv's own files stay asv's.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import flags, grids
+
+#: Processes per point (asv ``rounds``), spread across the run by asv.
+ROUNDS = grids.TIMED_ROUNDS
+
+
+@dataclass(frozen=True)
+class Protocol:
+    block_seconds: float = 0.01
+    measure_seconds: float = 0.1
+    min_blocks: int = 7
+    max_blocks: int = 400
+    max_attempts: int = 3
+    pause_seconds: float = 0.5
+    reference_tolerance: float = 0.15
+    slow_state: float = 1.25
+    oversubscription: float = 0.5
+
+
+PROTOCOL = Protocol()
+
+
+def usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def pin_one_core() -> int | None:
+    """Pin this process to the last usable core (core 0 takes most interrupts); None where the
+    OS has no affinity call."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    core = max(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})
+    return core
+
+
+@dataclass(frozen=True)
+class CpuClock:
+    """A reading of the machine's and this process's CPU time (seconds) and the wall clock."""
+
+    wall: float
+    busy: float
+    steal: float
+    own: float
+
+    @classmethod
+    def now(cls) -> CpuClock:
+        busy = steal = math.nan
+        try:
+            with Path("/proc/stat").open() as stat:
+                fields = [int(v) for v in stat.readline().split()[1:]]
+            hz = os.sysconf("SC_CLK_TCK")
+            idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+            steal = (fields[7] if len(fields) > 7 else 0) / hz
+            # guest time is already counted in user time
+            busy = sum(fields[:8]) / hz - idle / hz - steal
+        except (OSError, ValueError, IndexError):
+            pass
+        times = os.times()
+        return cls(time.perf_counter(), busy, steal, times.user + times.system)
+
+
+def others_cores(before: CpuClock, after: CpuClock) -> float:
+    """Cores taken by other processes (and the hypervisor's steal) between two readings."""
+    wall = after.wall - before.wall
+    if wall <= 0 or math.isnan(before.busy):
+        return 0.0
+    others = (after.busy - before.busy) - (after.own - before.own)
+    steal = after.steal - before.steal
+    return max(0.0, others + steal) / wall
+
+
+_REFERENCE = {}
+
+
+def reference_seconds(calls: int = 5) -> float:
+    """Best time of a fixed 256^3 float32 GEMM on the threads in force (~1 ms on one core)."""
+    if "a" not in _REFERENCE:
+        rng = np.random.default_rng(0)
+        _REFERENCE["a"] = rng.standard_normal((256, 256)).astype(np.float32)
+        _REFERENCE["out"] = np.empty((256, 256), np.float32)
+    a, out = _REFERENCE["a"], _REFERENCE["out"]
+    best = math.inf
+    for _ in range(calls):
+        start = time.perf_counter()
+        np.matmul(a, a, out=out)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def calibrate(call: Callable[[], None], block_seconds: float) -> int:
+    """Calls per block so that one block lasts >= ``block_seconds``."""
+    number = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(number):
+            call()
+        elapsed = time.perf_counter() - start
+        if elapsed >= block_seconds or number >= 1_000_000:
+            return number
+        number = max(number + 1, math.ceil(number * block_seconds / max(elapsed, 1e-9) * 1.1))
+
+
+def blocked_times(call: Callable[[], None], number: int, protocol: Protocol) -> list[float]:
+    """Seconds per call of consecutive blocks of ``number`` calls."""
+    samples = []
+    deadline = time.perf_counter() + protocol.measure_seconds
+    while len(samples) < protocol.min_blocks or (
+        time.perf_counter() < deadline and len(samples) < protocol.max_blocks
+    ):
+        start = time.perf_counter()
+        for _ in range(number):
+            call()
+        samples.append((time.perf_counter() - start) / number)
+    return samples
+
+
+@dataclass
+class Attempt:
+    samples: list[float]
+    others: float
+    drift: float
+    slow: float
+    why: str
+
+    @property
+    def disturbed(self) -> bool:
+        return bool(self.why)
+
+
+def judge(
+    others: float, threads: int, cpus: int, drift: float, slow: float, protocol: Protocol
+) -> str:
+    """Why an attempt is disturbed ('' when it is not)."""
+    reasons = []
+    if others + threads > cpus + protocol.oversubscription:
+        reasons.append(f"other processes took {others:.2f} of {cpus} cores beside {threads}")
+    if drift > 1 + protocol.reference_tolerance:
+        reasons.append(f"the reference moved {drift:.2f}x during the point")
+    if slow > protocol.slow_state:
+        reasons.append(f"the reference ran {slow:.2f}x its best in this run (slow state)")
+    return "; ".join(reasons)
+
+
+def measure(
+    measure_once: Callable[[], list[float]],
+    threads: int,
+    benchmark: str,
+    label: str,
+    protocol: Protocol = PROTOCOL,
+) -> list[float]:
+    """Samples of ``measure_once`` taken on an undisturbed machine where possible (see the
+    module docstring), with the outcome recorded by `flags.record`."""
+    cpus = usable_cpus()
+    attempts: list[Attempt] = []
+    for _ in range(protocol.max_attempts):
+        ref_before = reference_seconds()
+        clock_before = CpuClock.now()
+        samples = measure_once()
+        clock_after = CpuClock.now()
+        ref_after = reference_seconds()
+        others = others_cores(clock_before, clock_after)
+        drift = max(ref_before, ref_after) / min(ref_before, ref_after)
+        best = flags.best_reference(threads, min(ref_before, ref_after))
+        slow = min(ref_before, ref_after) / best
+        why = judge(others, threads, cpus, drift, slow, protocol)
+        attempts.append(Attempt(samples, others, drift, slow, why))
+        if not why:
+            break
+        time.sleep(protocol.pause_seconds)
+    kept = next((a for a in attempts if not a.disturbed), None)
+    if kept is None:
+        kept = min(attempts, key=lambda a: float(np.median(a.samples)))
+    flags.record(
+        benchmark,
+        label,
+        disturbed=kept.disturbed,
+        attempts=len(attempts),
+        others_cpu=kept.others,
+        reference_ratio=max(kept.drift, kept.slow),
+        why=kept.why,
+    )
+    return kept.samples
+
+
+def timing_result(samples: list[float], number: int) -> dict:
+    """What asv takes as a timing result from any benchmark: it computes the median and the
+    interval from these samples and pools them across rounds."""
+    return {"samples": samples, "number": number}
