@@ -21,7 +21,7 @@ import numpy as np
 
 from impls.point import columns
 
-from . import common, flags, protocol
+from . import common, protocol
 from .points import GRID
 
 #: Calls per library when choosing the faster CPU library in setup.
@@ -79,9 +79,6 @@ class Gemm:
         self.call()
         self.sync()
 
-    def teardown(self, label):
-        flags.tick()
-
 
 def _no_sync() -> None:
     """The CPU's products are synchronous."""
@@ -131,6 +128,3 @@ class LaunchFloor:
     def time_empty_step(self, label):
         self.x.add_(1.0)
         self.sync()
-
-    def teardown(self, label):
-        flags.tick()

@@ -9,9 +9,10 @@ blocks of every round, and its interval comes from them too. Inside one process 
 3. times blocks for >= `Protocol.measure_seconds` (at least `min_blocks`), each sample being
    one block's seconds per call, as training runs them back to back;
 4. checks the machine around that, two ways:
-   - **other processes' CPU time**: /proc/stat's busy and steal time minus this process's own
-     CPU time, over the wall time, in cores. With the point's threads that must fit in the
-     usable cores (plus `oversubscription`); beyond, some thread of ours waited for a core;
+   - **CPU time**: /proc/stat's busy and steal time minus this process's own CPU time, over
+     the wall time, is what other processes took, in cores; with the point's threads it must
+     fit in the machine's cores (plus `oversubscription`). A one-thread point must also have
+     had its core (its own CPU time >= `min_own_share` of the wall time);
    - **a reference workload** (a fixed GEMM on the point's threads, best of a few calls)
      before and after: if it moved by more than `reference_tolerance`, the machine changed
      state during the point; if it is slower than this run's best reference for that thread
@@ -52,14 +53,16 @@ class Protocol:
     pause_seconds: float = 0.5
     reference_tolerance: float = 0.15
     slow_state: float = 1.25
-    oversubscription: float = 0.5
+    oversubscription: float = 0.25
+    min_own_share: float = 0.9
 
 
 PROTOCOL = Protocol()
 
 
 def usable_cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    """Every CPU the machine has: /proc/stat counts them all, whatever this process is pinned to."""
+    return os.cpu_count() or 1
 
 
 def pin_one_core() -> int | None:
@@ -94,8 +97,7 @@ class CpuClock:
             busy = sum(fields[:8]) / hz - idle / hz - steal
         except (OSError, ValueError, IndexError):
             pass
-        times = os.times()
-        return cls(time.perf_counter(), busy, steal, times.user + times.system)
+        return cls(time.perf_counter(), busy, steal, time.process_time())
 
 
 def others_cores(before: CpuClock, after: CpuClock) -> float:
@@ -166,11 +168,27 @@ class Attempt:
         return bool(self.why)
 
 
+def own_share(before: CpuClock, after: CpuClock) -> float:
+    """This process's CPU time over the wall time between two readings (1.0: one core, busy)."""
+    wall = after.wall - before.wall
+    return (after.own - before.own) / wall if wall > 0 else 1.0
+
+
 def judge(
-    others: float, threads: int, cpus: int, drift: float, slow: float, protocol: Protocol
+    others: float,
+    threads: int,
+    cpus: int,
+    drift: float,
+    slow: float,
+    protocol: Protocol,
+    share: float = 1.0,
 ) -> str:
-    """Why an attempt is disturbed ('' when it is not)."""
+    """Why an attempt is disturbed ('' when it is not). ``share`` (this process's CPU time over
+    wall time) is judged for one-thread points only: below `min_own_share`, the point waited
+    for its core while others ran."""
     reasons = []
+    if threads == 1 and share < protocol.min_own_share:
+        reasons.append(f"the point had its core {share:.0%} of the time")
     if others + threads > cpus + protocol.oversubscription:
         reasons.append(f"other processes took {others:.2f} of {cpus} cores beside {threads}")
     if drift > 1 + protocol.reference_tolerance:
@@ -201,7 +219,8 @@ def measure(
         drift = max(ref_before, ref_after) / min(ref_before, ref_after)
         best = flags.best_reference(threads, min(ref_before, ref_after))
         slow = min(ref_before, ref_after) / best
-        why = judge(others, threads, cpus, drift, slow, protocol)
+        share = own_share(clock_before, clock_after)
+        why = judge(others, threads, cpus, drift, slow, protocol, share)
         attempts.append(Attempt(samples, others, drift, slow, why))
         if not why:
             break

@@ -189,6 +189,8 @@ def test_judge_names_each_kind_of_disturbance():
     assert "other processes took 1.00" in protocol.judge(1.0, 2, 2, 1.0, 1.0, config)
     assert "moved 1.30x" in protocol.judge(0.0, 1, 2, 1.3, 1.0, config)
     assert "slow state" in protocol.judge(0.0, 2, 2, 1.0, 1.6, config)
+    assert "had its core 60%" in protocol.judge(0.0, 1, 2, 1.0, 1.0, config, share=0.6)
+    assert protocol.judge(0.0, 2, 2, 1.0, 1.0, config, share=0.6) == ""  # judged at 1 thread only
 
 
 def test_measure_retries_a_disturbed_attempt_and_keeps_the_clean_one(monkeypatch, tmp_path):
@@ -196,6 +198,7 @@ def test_measure_retries_a_disturbed_attempt_and_keeps_the_clean_one(monkeypatch
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: next(outcomes))
     monkeypatch.setattr(protocol, "usable_cpus", lambda: 2)
     monkeypatch.setattr(protocol, "reference_seconds", lambda: 1e-3)
+    monkeypatch.setattr(protocol, "own_share", lambda a, b: 1.0)
     monkeypatch.setenv(flags.FLAGS_DIR, str(tmp_path))
     monkeypatch.setenv(flags.COMMIT, "abcdef0123")
     monkeypatch.setenv(flags.ENV, "existing-py")
@@ -214,6 +217,7 @@ def test_measure_flags_a_point_disturbed_on_every_attempt(monkeypatch, tmp_path)
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: 3.0)
     monkeypatch.setattr(protocol, "usable_cpus", lambda: 2)
     monkeypatch.setattr(protocol, "reference_seconds", lambda: 1e-3)
+    monkeypatch.setattr(protocol, "own_share", lambda a, b: 1.0)
     monkeypatch.setenv(flags.FLAGS_DIR, str(tmp_path))
     monkeypatch.setenv(flags.COMMIT, "abcdef0123")
     monkeypatch.setenv(flags.ENV, "e")
