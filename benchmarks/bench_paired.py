@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import ClassVar
 
 from . import common, grids, protocol
-from .points import GRID, StepBenchmark
+from .points import GRID, StepBenchmark, without_empty
 
 #: Pause between blocks when the point runs on several threads (see the module docstring).
 MULTI_THREAD_PAUSE = 0.002
@@ -83,3 +83,6 @@ def _call(trainer):
         trainer.sync()
 
     return call
+
+
+without_empty(globals(), "Paired")

@@ -22,7 +22,7 @@ import statistics
 from typing import ClassVar
 
 from . import common, grids, protocol
-from .points import GRID, StepBenchmark
+from .points import GRID, StepBenchmark, without_empty
 
 #: CUDA-event-timed steps per `track_device_time` value (their median).
 DEVICE_TIME_STEPS = 25
@@ -95,3 +95,6 @@ class DeviceMemory(StepBenchmark):
         return torch.cuda.max_memory_allocated()
 
     track_gpu_peak_memory.unit = "bytes"
+
+
+without_empty(globals(), "Step", "Memory", "Device", "DeviceMemory")

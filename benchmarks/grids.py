@@ -176,22 +176,25 @@ def quick() -> Grid:
 
 
 def full() -> Grid:
+    """Long sweeps in both dtypes. CPU: every sweep on one thread (with peak memory and the
+    paired ratio), the batch and scale sweeps on all cores too; CUDA: every sweep."""
     points: dict[Point, frozenset[str]] = {}
     for dtype in ("float32", "float64"):
         ps = sweeps(FULL_BATCH, FULL_D_IN, FULL_HIDDEN, FULL_SCALE, dtype=dtype)
         for impl in impls.names():
             cuda = device_of(impl) == "cuda"
             for p in ps:
-                scale_on_cuda = cuda and p.batch / 64 == p.d_in / 1000 == p.hidden / 100
-                if not (fits(impl, p, FULL_CPU_FLOP_BUDGET) or (scale_on_cuda and compiles(impl))):
+                scale = p.batch / 64 == p.d_in / 1000 == p.hidden / 100
+                if not (fits(impl, p, FULL_CPU_FLOP_BUDGET) or (cuda and scale)):
                     continue
                 if cuda:
                     _add(points, impl, p, ALL_THREADS, TIME, DEVICE_TIME, GPU_MEMORY)
-                else:
-                    _add(points, impl, p, HISTORY_THREADS, TIME, PEAKMEM)
+                    continue
+                _add(points, impl, p, HISTORY_THREADS, TIME, PEAKMEM)
+                if impl != BASELINE:
+                    _add(points, impl, p, HISTORY_THREADS, RELATIVE)
+                if p.d_in == TUTORIAL["d_in"] and p.hidden == TUTORIAL["hidden"] or scale:
                     _add(points, impl, p, ALL_THREADS, TIME)
-                    if impl != BASELINE:
-                        _add(points, impl, p, HISTORY_THREADS, RELATIVE)
             _add(points, impl, problem(dtype=dtype), ALL_THREADS if cuda else 1, FIRST_STEP)
     return Grid(
         "full",
