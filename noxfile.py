@@ -30,7 +30,7 @@ in_shared_env = nox.session(venv_backend="none", requires=["env"], default=False
 def python(session: nox.Session) -> str:
     """The shared virtualenv's python, with its bin directory first on the session's PATH."""
     if not SHARED_BIN:
-        session.error("the env session did not run: run this session as `nox -s NAME`")
+        session.error("the shared virtualenv is not set up: the env session made none")
     (bin_dir,) = SHARED_BIN
     session.env["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
     session.env["VIRTUAL_ENV"] = str(Path(bin_dir).parent)
