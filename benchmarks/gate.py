@@ -70,30 +70,37 @@ def _stat(columns: list[str], row: list, name: str) -> list:
 def read_timings(results_dir: Path, machine: str, commit: str) -> dict[str, Timing]:
     """The saved track_time medians and quartiles of ``commit`` on ``machine`` (every env),
     with the disturbed flags of the newest run that measured each point."""
-    folder = results_dir / machine
     timings: dict[str, Timing] = {}
-    for path in sorted(folder.glob(f"{commit[:8]}-*.json")):
-        data = json.loads(path.read_text())
-        columns, row = data["result_columns"], data["results"].get(BENCHMARK)
-        if row is None:
-            continue
-        (labels,) = row[columns.index("params")]
-        medians = row[columns.index("result")] or [None] * len(labels)
-        q25, q75 = _stat(columns, row, "stats_q_25"), _stat(columns, row, "stats_q_75")
-        disturbed = read_disturbed(folder / "ffbench-flags" / f"{path.stem}.jsonl")
-        for i, quoted in enumerate(labels):
-            label = quoted.strip("'\"")
-            value = medians[i] if i < len(medians) else None
-            if not isinstance(value, (int, float)) or math.isnan(value):
-                continue
-            lo = q25[i] if i < len(q25) and q25[i] is not None else value
-            hi = q75[i] if i < len(q75) and q75[i] is not None else value
-            timings[label] = Timing(value, lo, hi, label in disturbed)
+    for path in sorted((results_dir / machine).glob(f"{commit[:8]}-*.json")):
+        timings.update(read_file(path))
     return timings
 
 
-def read_disturbed(path: Path) -> set[str]:
-    """Labels of `BENCHMARK` flagged disturbed in the newest run that measured them."""
+def read_file(path: Path, benchmark: str = BENCHMARK) -> dict[str, Timing]:
+    """``benchmark``'s medians and quartiles in one asv results file, by point label, with the
+    disturbed flags of its sidecar (`benchmarks.flags`)."""
+    data = json.loads(path.read_text())
+    columns, row = data["result_columns"], data["results"].get(benchmark)
+    if row is None:
+        return {}
+    (labels,) = row[columns.index("params")]
+    medians = row[columns.index("result")] or [None] * len(labels)
+    q25, q75 = _stat(columns, row, "stats_q_25"), _stat(columns, row, "stats_q_75")
+    disturbed = read_disturbed(path.parent / "ffbench-flags" / f"{path.stem}.jsonl", benchmark)
+    timings = {}
+    for i, quoted in enumerate(labels):
+        label = quoted.strip("'\"")
+        value = medians[i] if i < len(medians) else None
+        if not isinstance(value, (int, float)) or math.isnan(value):
+            continue
+        lo = q25[i] if i < len(q25) and q25[i] is not None else value
+        hi = q75[i] if i < len(q75) and q75[i] is not None else value
+        timings[label] = Timing(value, lo, hi, label in disturbed)
+    return timings
+
+
+def read_disturbed(path: Path, benchmark: str = BENCHMARK) -> set[str]:
+    """Labels of ``benchmark`` flagged disturbed in the newest run that measured them."""
     newest: dict[str, tuple[str, bool]] = {}
     try:
         lines = path.read_text().splitlines()
@@ -104,7 +111,7 @@ def read_disturbed(path: Path) -> set[str]:
             row = json.loads(line)
         except ValueError:
             continue
-        if not isinstance(row, dict) or row.get("benchmark") != BENCHMARK:
+        if not isinstance(row, dict) or row.get("benchmark") != benchmark:
             continue
         label, run, hit = row.get("point"), str(row.get("run", "")), bool(row.get("disturbed"))
         seen = newest.get(label)

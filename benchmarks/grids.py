@@ -193,7 +193,7 @@ def full() -> Grid:
                 _add(points, impl, p, HISTORY_THREADS, TIME, PEAKMEM)
                 if impl != BASELINE:
                     _add(points, impl, p, HISTORY_THREADS, RELATIVE)
-                if p.d_in == TUTORIAL["d_in"] and p.hidden == TUTORIAL["hidden"] or scale:
+                if (p.d_in == TUTORIAL["d_in"] and p.hidden == TUTORIAL["hidden"]) or scale:
                     _add(points, impl, p, ALL_THREADS, TIME)
             _add(points, impl, problem(dtype=dtype), ALL_THREADS if cuda else 1, FIRST_STEP)
     return Grid(

@@ -49,6 +49,7 @@ class StepBenchmark:
     timeout = 300
 
     def setup_cache(self):
+        protocol.calibrate_reference({g.point.threads for g in GRID.steps})
         return searched_rates(GRID)
 
     def setup(self, rates, label):

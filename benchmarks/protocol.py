@@ -128,6 +128,16 @@ def reference_seconds(calls: int = 5) -> float:
     return best
 
 
+def calibrate_reference(thread_counts, calls: int = 50) -> None:
+    """Record this run's best reference time at each thread count before any point runs, so
+    that the first points are judged against the machine's fast state too."""
+    from impls import set_threads
+
+    for threads in sorted(thread_counts):
+        set_threads(threads)
+        flags.best_reference(threads, reference_seconds(calls))
+
+
 def calibrate(call: Callable[[], None], block_seconds: float) -> int:
     """Calls per block so that one block lasts >= ``block_seconds``."""
     number = 1
