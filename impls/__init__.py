@@ -8,6 +8,7 @@ True
 """
 
 from impls.cost import step_bytes, step_flops
+from impls.memory import ProblemTooLarge
 from impls.problem import TUTORIAL_SIZES, Problem
 from impls.registry import Unavailable, available, create, names, unavailable_reason
 from impls.threads import ThreadInfo, physical_cores, set_threads, thread_info
@@ -16,6 +17,7 @@ from impls.trainer import Trainer
 __all__ = [
     "TUTORIAL_SIZES",
     "Problem",
+    "ProblemTooLarge",
     "ThreadInfo",
     "Trainer",
     "Unavailable",

@@ -207,7 +207,10 @@ def test_measure_retries_a_disturbed_attempt_and_keeps_the_clean_one(monkeypatch
     config = protocol.Protocol(pause_seconds=0.0)
     kept = protocol.measure(lambda: next(samples), 1, "b.C.track_time", "x/1t", config)
     assert kept == [1.0, 1.0]
-    (row,) = [json.loads(line) for line in (tmp_path / "abcdef01-existing-py.jsonl").read_text().splitlines()]
+    (row,) = [
+        json.loads(line)
+        for line in (tmp_path / "abcdef01-existing-py.jsonl").read_text().splitlines()
+    ]
     assert row["attempts"] == 2
     assert row["disturbed"] is False
     assert row["point"] == "x/1t"

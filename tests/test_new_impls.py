@@ -167,9 +167,7 @@ def test_cudagraph_recorded_step_matches_oracle_on_cpu(loss, activation):
     x, y, w1, w2 = (torch.from_numpy(a) for a in p.initial_arrays())
     w1.requires_grad_(True)
     w2.requires_grad_(True)
-    losses = [
-        float(train_step(x, y, w1, w2, rate_in_force(p), loss, activation)) for _ in range(5)
-    ]
+    losses = [float(train_step(x, y, w1, w2, rate_in_force(p), loss, activation)) for _ in range(5)]
     want_losses, want_w1, want_w2 = trajectory(p, 5)
     np.testing.assert_allclose(losses, want_losses, rtol=1e-10)
     np.testing.assert_allclose(w1.detach().numpy(), want_w1, rtol=1e-10, atol=1e-14)
