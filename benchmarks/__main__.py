@@ -1,70 +1,184 @@
-"""``python -m benchmarks GRID COMMAND [ASV ARGS...]``: asv on one grid's points that run here.
+"""``python -m benchmarks GRID COMMAND [ASV ARGS...]``: asv on one grid, one run at a time.
 
-Runs ``asv COMMAND --bench <the grid's selection> ASV ARGS...`` (see `benchmarks.select` for why
-the selection matters), printing the command with the selection summarised. Examples::
+Runs ``python -m asv COMMAND ASV ARGS...`` with ``FFBENCH_GRID=GRID``, so the grid is what asv
+discovers and a ``--bench REGEX`` narrows it as in asv. asv passes its own environment on to
+every process that imports the benchmarks (discovery, the forkserver, each benchmark process,
+``setup_cache``; virtualenv and ``--python=same`` alike: ``asv.runner.Spawner`` and
+``asv.benchmarks.Benchmarks.discover`` start them with ``dict(os.environ)``, only PYTHONPATH is
+dropped), so the variables set here reach the benchmark code (`benchmarks.flags`). Around asv:
+
+- the run lock (`benchmarks.runlock`): a second run exits 3 without touching results; a plain
+  ``asv run`` does not take it, so it is not serialised with these runs;
+- what an earlier, killed run left (`benchmarks.leftovers`) is removed first;
+- a progress line whenever asv is quiet for a while (`benchmarks.progress_view`);
+- Ctrl-C: one line, exit 130, nothing left running (`benchmarks.supervise`);
+- the machine facts in machine.json, which asv rewrites without them (`benchmarks.machine`);
+- ``continuous A B``: only the grid's history points, rounds interleaved, then the regression
+  gate (`benchmarks.gate`) sets the exit status.
+
+Examples::
 
     python -m benchmarks quick run --python=same --set-commit-hash "$(git rev-parse HEAD)"
-    python -m benchmarks full run --python=same --set-commit-hash "$(git rev-parse HEAD)"
     python -m benchmarks quick run HEAD~2..HEAD
     python -m benchmarks quick continuous HEAD~1 HEAD
 """
 
 from __future__ import annotations
 
-import argparse
-import re
+import os
 import shlex
-import subprocess
+import signal
 import sys
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
 
-from . import machine
-from .select import GRIDS, pattern
+from . import cli, flags, gate, grids, leftovers, machine, supervise
+from .progress_view import Progress, grid_runs, history_runs
+from .runlock import Busy, RunLock
 
-#: asv commands that take ``--bench``.
-COMMANDS = ("run", "continuous", "dev", "find", "profile")
-#: Those that save results: asv rewrites machine.json, so the facts are written after them.
-SAVES_RESULTS = ("run", "continuous")
+#: A command to run instead of ``python -m asv`` (e.g. another asv installation).
+ASV_ENV = "FFBENCH_ASV"
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) < 2 or argv[0] not in GRIDS or argv[1] not in COMMANDS:
-        print(__doc__, file=sys.stderr)
+    try:
+        return run(argv)
+    except cli.UsageError as error:
+        print(error, file=sys.stderr)
         return 2
-    grid, command, *rest = argv
-    selection = pattern(grid)
-    shown = shlex.join(["asv", command, "--bench", f"<{grid} grid>", *rest])
-    print(f"{shown}   # <{grid} grid>: {selection.count('|') + 1} alternatives", flush=True)
-    asv = [sys.executable, "-m", "asv", command, "--bench", selection, *rest]
-    with subprocess.Popen(asv, stdout=subprocess.PIPE, text=True, bufsize=1) as child:
-        hidden = echo_without_unrun_rows(child.stdout, sys.stdout)
-    if hidden:
-        print(f"({hidden} table rows of combinations not run here, n/a, left out of this log)")
-    if command in SAVES_RESULTS:
-        options = argparse.ArgumentParser(add_help=False)
-        options.add_argument("--machine", "-m")
-        options.add_argument("--config", default=machine.CONFIG)
-        known, _ = options.parse_known_args(rest)
-        path = machine.record_facts(known.machine, known.config)
-        print(f"ffbench machine facts written to {path}")
-    return child.returncode
+    except Busy as busy:
+        print(busy, file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:  # before asv started or after it ended: nothing to stop
+        print("interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
 
 
-#: A row of asv's result table whose value is n/a (a combination skipped or not selected).
-UNRUN_ROW = re.compile(r"^ {10,}\S.*\s n/a\s*$")
+def load_config(path: str) -> tuple[Path, Path]:
+    """(repo, results_dir) named by an asv config file."""
+    from asv.config import Config
+    from asv.util import UserError
+
+    try:
+        conf = Config.load(path)
+    except (OSError, ValueError, UserError) as error:
+        raise cli.UsageError(f"python -m benchmarks: asv config {path}: {error}") from None
+    base = Path(path).parent
+    return (base / conf.repo).resolve(), (base / conf.results_dir).resolve()
 
 
-def echo_without_unrun_rows(lines, out) -> int:
-    """Copy asv's log, leaving out n/a table rows: the cartesian grids hold thousands of
-    combinations that never run here, and the results file records them all anyway."""
-    hidden = 0
-    for line in lines:
-        if UNRUN_ROW.match(line):
-            hidden += 1
-            continue
-        out.write(line)
-        out.flush()
-    return hidden
+def asv_command() -> list[str]:
+    override = os.environ.get(ASV_ENV)
+    return shlex.split(override) if override else [sys.executable, "-m", "asv"]
+
+
+@dataclass
+class Plan:
+    """The asv command line, as run and as shown, and what the run is expected to do."""
+
+    asv_args: list[str]
+    shown: list[str]
+    total: int | None = None  # point runs, for the progress line (None: unknown)
+    labels: list[str] = field(default_factory=list)  # continuous: the history points
+    commits: tuple[str, str] = ("", "")  # continuous: full hashes of A and B
+
+
+def plan(grid: str, command: str, args: list[str], opts, repo: Path) -> Plan:
+    """``run``: the grid's points, unless ``--bench`` narrows them; ``continuous``: the grid's
+    history points (narrowed by the user's ``--bench``), rounds interleaved."""
+    if command == "run":
+        return Plan(args, args, None if opts.bench else grid_runs(grid))
+    if command != "continuous":
+        return Plan(args, args)
+    labels = grids.grid(grid).history_labels()
+    if not labels:
+        raise cli.UsageError(
+            f"python -m benchmarks {grid} continuous: the {grid} grid has no history points"
+            " (one-thread step times), so nothing to compare"
+        )
+    head = cli.resolve_commit(repo, opts.branch)
+    base = cli.resolve_commit(repo, opts.base or f"{head}^")
+    pattern = cli.narrowed(cli.history_pattern(labels), opts.bench)
+    rest = [
+        *cli.without_bench(args),
+        *([] if opts.interleave_rounds is False else ["--interleave-rounds"]),
+    ]
+    return Plan(
+        [*rest, "--bench", pattern],
+        [*rest, "--bench", f"<{len(labels)} history points>"],
+        None if opts.bench else history_runs(labels),
+        labels,
+        (base, head),
+    )
+
+
+def run(argv: list[str]) -> int:
+    ours, opts = cli.parse(argv)
+    config = getattr(opts, "config", None) or machine.CONFIG
+    repo, results = load_config(config)
+    name = machine.asv_machine_name(getattr(opts, "machine", None))
+    todo = plan(ours.grid, ours.command, list(ours.asv_args), opts, repo)
+
+    with RunLock(results) as lock:
+        note = leftovers.remove_stale()
+        if note:
+            print(note, flush=True)
+        facts_path = results / name / "machine.json"
+        facts_before = machine.kept_facts(facts_path)
+        fd, progress_path = tempfile.mkstemp(prefix="ffbench-progress-", suffix=".txt")
+        os.close(fd)
+        commit = getattr(opts, "set_commit_hash", None)
+        env = run_env(ours.grid, results / name, progress_path, commit)
+        print(f"{ours.grid} grid: asv {shlex.join([ours.command, *todo.shown])}", flush=True)
+        outcome = None
+        try:
+            outcome = supervise.run(
+                [*asv_command(), ours.command, *todo.asv_args],
+                env,
+                keep_fds=[lock.fd],
+                progress=Progress(Path(progress_path), todo.total),
+                started=lambda pid: lock.name_holders(os.getpid(), pid),
+            )
+        finally:
+            Path(progress_path).unlink(missing_ok=True)
+            keep_facts(ours.command, outcome, name, config, facts_path, facts_before)
+
+    if outcome.signal is not None:
+        print(f"interrupted; results so far are saved in {results / name}/", file=sys.stderr)
+        return 128 + outcome.signal
+    if ours.command != "continuous":
+        return outcome.returncode
+    if outcome.returncode not in (0, 1):  # 1: asv found a change; the gate decides what it means
+        print(f"asv continuous failed (exit {outcome.returncode}): no regression verdict")
+        return outcome.returncode
+    code, text = gate.verdict(results, name, *todo.commits, labels=todo.labels)
+    print(text)
+    return code
+
+
+def run_env(grid: str, machine_results: Path, progress: str, commit: str | None) -> dict:
+    """asv's environment: the grid, and what the benchmark processes report to (`flags`)."""
+    env = dict(os.environ)
+    env[grids.GRID_ENV] = grid
+    env[flags.FLAGS_DIR] = str(machine_results / "ffbench-flags")
+    env[flags.RUN] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    env[flags.PROGRESS] = progress
+    env.pop(flags.COMMIT, None)
+    if commit:
+        env[flags.COMMIT] = commit
+    return env
+
+
+def keep_facts(command, outcome, name, config, path: Path, before: dict | None) -> None:
+    """Fresh facts after a finished run that saved results; else the ones asv wrote over."""
+    if command in cli.SAVES_RESULTS and outcome is not None and outcome.signal is None:
+        written = machine.record_facts(name, config)
+        print(f"ffbench machine facts written to {written}", flush=True)
+    elif before is not None:
+        machine.restore_facts(path, before)
 
 
 if __name__ == "__main__":

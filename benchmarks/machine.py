@@ -8,7 +8,8 @@ flat dict under the key ``"ffbench_facts"`` of ``<results_dir>/<machine>/machine
 Why there and not in ``~/.asv-machine.json``: asv copies that file's entry into the ``params``
 of every result, and ``asv publish`` fails on a dict-valued param ("unhashable type: 'dict'").
 ``asv run`` rewrites machine.json from ``~/.asv-machine.json``, so the facts are written after
-each run: ``nox -s bench`` and ``python -m benchmarks GRID run|continuous`` do it.
+each run: ``python -m benchmarks GRID run|continuous`` does it, and after an interrupted run it
+puts back the facts asv wrote over (`restore_facts`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def write_json_atomically(path: Path, data: dict) -> None:
         with os.fdopen(fd, "w") as stream:
             json.dump(data, stream, indent=4, sort_keys=True)
             stream.write("\n")
+        Path(tmp).chmod(0o644)  # as asv's own files: mkstemp's are private
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -65,6 +67,46 @@ def results_dir(config: str = CONFIG) -> Path:
     from asv.config import Config
 
     return (Path(config).parent / Config.load(config).results_dir).resolve()
+
+
+def asv_machine_name(requested: str | None = None) -> str:
+    """The machine name asv saves results under for ``--machine requested`` (asv's rule in
+    ``asv.machine``: the entry of that name, by default the host's, or the only entry there is,
+    and that entry's own ``machine`` field)."""
+    host = platform.node()
+    name = requested or host
+    try:
+        machines = json.loads(machine_file().read_text())
+    except (OSError, ValueError):
+        return name
+    machines = {k: v for k, v in machines.items() if k != "version"}
+    entry = machines.get(name)
+    if entry is None and len(machines) == 1 and name == host:
+        entry = next(iter(machines.values()))
+    if isinstance(entry, dict) and isinstance(entry.get("machine"), str):
+        return entry["machine"]
+    return name
+
+
+def kept_facts(path: Path) -> dict | None:
+    """The facts in a results machine.json, if it has them."""
+    try:
+        facts = json.loads(path.read_text()).get(FACTS_KEY)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return facts if isinstance(facts, dict) else None
+
+
+def restore_facts(path: Path, facts: dict) -> bool:
+    """Put ``facts`` back into a machine.json that asv rewrote without them; whether it did."""
+    try:
+        recorded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(recorded, dict) or FACTS_KEY in recorded:
+        return False
+    write_json_atomically(path, with_facts(recorded, facts))
+    return True
 
 
 def ensure_machine(name: str | None) -> str:

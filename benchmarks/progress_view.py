@@ -1,0 +1,76 @@
+"""The progress line printed while asv is quiet: how many point runs are done, how long is left.
+
+asv prints a benchmark's line only when all its parameters are done, and the step benchmarks
+have a hundred points or more, so asv can be silent for many minutes. Each benchmark process
+appends one line to the file named by ``FFBENCH_PROGRESS`` per finished point measurement
+(`benchmarks.flags.tick`); `Progress` counts them and estimates the time left from the average
+time per point so far.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+#: Print a progress line after this long without output (people wonder after ~10 s).
+QUIET_S = 8.0
+
+
+def grid_runs(grid: str) -> int:
+    """Point runs (benchmark processes) one ``asv run`` of ``grid`` makes."""
+    from . import grids
+
+    g = grids.grid(grid)
+    expected = getattr(grids, "expected_runs", None)
+    if expected is not None:
+        return int(expected(g))
+    return sum(len(p.measures) for p in g.steps) + len(g.gemm) + len(g.floors)
+
+
+def history_runs(labels: list[str]) -> int:
+    """Point runs of ``continuous``: both commits, each history point in every round."""
+    from . import grids
+
+    rounds = getattr(grids, "ROUNDS", {}).get(grids.TIME, 1)
+    return 2 * len(labels) * rounds
+
+
+class Progress:
+    """Counts the lines of a progress file, and says so."""
+
+    def __init__(self, path: Path, total: int | None, clock=time.monotonic):
+        self.path = Path(path)
+        self.total = total
+        self.clock = clock
+        self.done = 0
+        self.offset = 0
+        self.first_at: float | None = None
+
+    def update(self) -> int:
+        """Read what was appended since the last call; the number of point runs done."""
+        try:
+            with self.path.open("rb") as stream:
+                stream.seek(self.offset)
+                new = stream.read()
+        except OSError:
+            return self.done
+        self.offset += len(new)
+        self.done += new.count(b"\n")
+        if self.done and self.first_at is None:
+            self.first_at = self.clock()
+        return self.done
+
+    def seconds_left(self) -> float | None:
+        """Time per point since the first one finished, times the points not done yet."""
+        if self.total is None or self.first_at is None or self.done < 2:
+            return None
+        per_point = (self.clock() - self.first_at) / (self.done - 1)
+        return max(self.total - self.done, 0) * per_point
+
+    def line(self) -> str:
+        self.update()
+        if self.total is None:
+            return f"progress: {self.done} point runs done"
+        left = self.seconds_left()
+        estimate = "no estimate yet" if left is None else f"about {left:.0f} s left"
+        return f"progress: {self.done} of {self.total} point runs done, {estimate}"
