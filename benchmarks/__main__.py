@@ -132,6 +132,9 @@ def run(argv: list[str]) -> int:
         os.close(fd)
         commit = getattr(opts, "set_commit_hash", None)
         env = run_env(ours.grid, results / name, progress_path, commit)
+        env_name = existing_env_name(config, getattr(opts, "env_spec", None) or [])
+        if env_name:
+            env[flags.ENV] = env_name
         print(f"{ours.grid} grid: asv {shlex.join([ours.command, *todo.shown])}", flush=True)
         outcome = None
         try:
@@ -147,7 +150,11 @@ def run(argv: list[str]) -> int:
             keep_facts(ours.command, outcome, name, config, facts_path, facts_before)
 
     if outcome.signal is not None:
-        print(f"interrupted; results so far are saved in {results / name}/", file=sys.stderr)
+        print(
+            f"interrupted; results of earlier runs and finished commits are in {results / name}/"
+            " (asv saves a commit's results when all its points are done)",
+            file=sys.stderr,
+        )
         return 128 + outcome.signal
     if ours.command != "continuous":
         return outcome.returncode
@@ -170,6 +177,24 @@ def run_env(grid: str, machine_results: Path, progress: str, commit: str | None)
     if commit:
         env[flags.COMMIT] = commit
     return env
+
+
+def existing_env_name(config: str, env_spec: list[str]) -> str | None:
+    """asv's name for the one existing environment of ``--python=same`` (``:same`` as asv's
+    parser gives it) or ``-E existing:PATH``, which asv does not pass to the benchmark
+    processes; None for the environments asv builds (those set ASV_ENV_NAME themselves)."""
+    if len(env_spec) != 1:
+        return None
+    (spec,) = env_spec
+    if spec in (":same", "existing:same"):
+        spec = f"existing:{sys.executable}"
+    elif not spec.startswith("existing:"):
+        return None
+    from asv import environment
+    from asv.config import Config
+
+    envs = list(environment.get_environments(Config.load(config), [spec]))
+    return envs[0].name if len(envs) == 1 else None
 
 
 def keep_facts(command, outcome, name, config, path: Path, before: dict | None) -> None:

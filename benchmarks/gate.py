@@ -24,6 +24,8 @@ from pathlib import Path
 
 BENCHMARK = "bench_step.Step.track_time"
 THRESHOLD = 0.10
+#: Exit code when no point was measured on both commits (2 is asv's "some benchmarks failed").
+NOTHING_TO_COMPARE = 4
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,8 @@ def read_disturbed(path: Path, benchmark: str = BENCHMARK) -> set[str]:
 def verdict(
     results_dir: Path, machine: str, commit_a: str, commit_b: str, labels: list[str] | None = None
 ) -> tuple[int, str]:
-    """(exit code, text): 1 if any history point regressed, else 0; 2 if nothing to compare.
+    """(exit code, text): 1 if any history point regressed, else 0; `NOTHING_TO_COMPARE` if no
+    point was measured on both sides.
 
     ``labels``: the points to judge (default: every one-thread point measured on both sides).
     """
@@ -135,7 +138,10 @@ def verdict(
         labels = [label for label in a if label.endswith("/1t")]
     both = [label for label in labels if label in a and label in b]
     if not both:
-        return 2, f"no history point measured on both {commit_a[:8]} and {commit_b[:8]}"
+        return (
+            NOTHING_TO_COMPARE,
+            f"no history point measured on both {commit_a[:8]} and {commit_b[:8]}",
+        )
     findings = compare(a, b, both)
     lines = [
         (
