@@ -121,7 +121,7 @@ def demo(session: nox.Session) -> None:
 
 @in_shared_env
 def full(session: nox.Session) -> None:
-    """The full asv grid on this checkout, saved against HEAD, then the report (<= 30 min)."""
+    """The full asv grid on this checkout, saved against HEAD, then the report (long)."""
     sweep_and_report(session, "full")
 
 
