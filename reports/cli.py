@@ -2,7 +2,8 @@
 
 Bad input ends with one line on stderr and exit status 2 (nothing usable) or 1 (``--summary
 gpu`` and no GPU results); a results file that cannot be read is warned about by name and
-skipped.
+skipped. Parsed results files are cached under ``OUT/.cache`` (never in the results directory),
+so that a long history is parsed once.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--machine", help="only this asv machine (default: every machine)")
     p.add_argument("--commit", help="this commit (hash prefix; default: latest per machine)")
     p.add_argument(
+        "--env",
+        help="this asv environment (default: per machine and commit, the one with most ok points)",
+    )
+    p.add_argument(
         "--baseline",
         default="numpy",
         help="implementation speedups are relative to (default: numpy)",
@@ -47,7 +52,12 @@ def parser() -> argparse.ArgumentParser:
         "--summary",
         choices=("all", "gpu"),
         default="all",
-        help="'gpu': print only the GPU-gain summary; exit 1, writing nothing, if there is none",
+        help="'gpu': print only the GPU-gain summary; exit 1, writing no report, if there is none",
+    )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="parse every results file afresh (default: reuse OUT/.cache where files are unchanged)",
     )
     return p
 
@@ -57,33 +67,54 @@ def _error(message: str, code: int = 2) -> int:
     return code
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    matplotlib.use("Agg")
+def _load(args: argparse.Namespace, cache: Path | None) -> tuple[object, str | None]:
+    """(the tidy DataFrame or None, an error or None); every ResultsWarning printed as one
+    line, whether or not the load succeeds."""
+    everything, error = None, None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", load.ResultsWarning)
         try:
-            everything = load.load_results(args.results)
+            everything = load.load_results(args.results, cache)
         except load.ResultsError as exc:
-            return _error(str(exc))
+            error = str(exc)
     for w in caught:
         if issubclass(w.category, load.ResultsWarning):
             print(f"warning: {w.message}", file=sys.stderr)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return everything, error
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    matplotlib.use("Agg")
+    if args.commit is not None and not args.commit.strip():
+        return _error("--commit is empty: give the first digits of a commit hash")
     try:
-        df = stats.latest(everything, args.machine, args.commit)
+        load.check_root(args.results)
+        load.read_benchmarks(args.results)  # before anything is written
+        out = prepare(args.out, args.results)
+    except (load.ResultsError, OutputError) as exc:
+        return _error(str(exc))
+    everything, error = _load(args, None if args.no_cache else out / ".cache")
+    if error:
+        return _error(error)
+    try:
+        if args.env is not None:
+            everything, _ = stats.choose_env(everything, args.env)
+        df, notes = stats.choose_env(stats.latest(everything, args.machine, args.commit))
     except ValueError as exc:
         return _error(str(exc))
-    if args.baseline not in set(df["impl"].dropna()):
-        known = ", ".join(sorted(set(df["impl"].dropna())))
+    measured = set(df.loc[df["status"] == "ok", "impl"].dropna().astype(object))
+    if args.baseline not in measured:
+        known = ", ".join(sorted(measured)) or "none"
         return _error(f"baseline {args.baseline!r} has no results (implementations: {known})")
-    history = (
-        everything if args.machine is None else everything[everything["machine"] == args.machine]
-    )
+    history = everything[everything["measure"] == "time"]
+    if args.machine is not None:
+        history = history[history["machine"] == args.machine]
+    history, _ = stats.choose_env(history)
     try:
-        out = prepare(args.out, args.results)
-        report = build(df, history, args.baseline)
+        report = build(df, history, args.baseline, notes, args.env)
         if args.summary == "gpu" and not report.gpu_summary:
             return _error("no GPU gain: no CUDA step results with CPU points to compare", 1)
         written = write_report(report, out)

@@ -22,7 +22,7 @@ from matplotlib.ticker import (
 )
 
 import impls
-from reports import stats
+from reports.sweeps import AXIS_LABELS
 
 WIDTH, HEIGHT = 5.2, 3.8  # inches per panel
 LEGEND_WIDTH = 2.8  # inches added per panel for a legend outside it
@@ -33,12 +33,30 @@ MARKERS = ("o", "s", "^", "D", "v")
 LINESTYLES = ("-", "--", "-.", ":")
 
 
-def _panels(machines: list[str], title: str) -> tuple[Figure, list]:
+def _panels(machines: list[str], title: str, top: float = 0.85, bottom: float = 0.6):
+    """A figure with one panel per machine sharing the y-axis, and room at the right for one
+    legend. Margins are fixed (inches: ``top`` for the title, ``bottom`` for the x labels)
+    rather than solved by a layout engine, which would cost more than the drawing itself."""
     n = max(1, len(machines))
-    fig = Figure(figsize=(max(WIDTH * n, 6.4), HEIGHT + 0.6), layout="constrained")
+    width, height = WIDTH * n + LEGEND_WIDTH, HEIGHT + 0.6
+    fig = Figure(figsize=(width, height))
     axes = fig.subplots(1, n, squeeze=False, sharey=True)[0]
-    fig.suptitle(title, fontsize=12)
+    fig.subplots_adjust(left=0.75 / width, right=1 - LEGEND_WIDTH / width, bottom=bottom / height,
+                        top=1 - top / height, wspace=0.08)  # fmt: skip
+    fig.suptitle(title, fontsize=11, y=1 - 0.08 / height, va="top")
     return fig, list(axes)
+
+
+def _figure_legend(fig: Figure, axes: list) -> None:
+    """One legend for all panels, right of them: each label once, in the order first drawn."""
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(label, handle)
+    if seen:
+        right = fig.subplotpars.right
+        fig.legend(list(seen.values()), list(seen), loc="upper left", fontsize=8,
+                   bbox_to_anchor=(right + 0.01, fig.subplotpars.top))  # fmt: skip
 
 
 def impl_color(name: str) -> str:
@@ -57,6 +75,7 @@ def short_env(env: object) -> str:
 def _series(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame, dict]]:
     """(label, rows, line style) per line: impl, plus dtype, threads and environment where they
     vary (two asv environments of one commit are two runs, never one line)."""
+    df = plain_rows(df)
     varies = [c for c in ("dtype", "threads", "env") if len(set(df[c].astype(object))) > 1]
     out = []
     keys = ["impl", *varies]
@@ -89,6 +108,7 @@ def _log_y(ax) -> None:
         subs = (1.0, 2.0, 5.0) if hi / lo > 30 else tuple(float(k) for k in range(1, 10))
         ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_locator(NullLocator())  # unlabelled minor ticks cost more than they show
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
@@ -118,22 +138,31 @@ def _x_axis(ax, axis: str, xs: pd.Series) -> None:
     if 0 < len(ticks) <= 10:
         ax.set_xticks(ticks, [str(t) for t in ticks], fontsize=8)
         ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_xlabel(stats.AXIS_LABELS.get(axis, axis))
+    ax.set_xlabel(AXIS_LABELS.get(axis, axis))
     ax.grid(True, which="major", alpha=0.3)
 
 
-def _sweep_rows(df: pd.DataFrame, suite: str, machine: str) -> pd.DataFrame:
-    return df[(df["suite"] == suite) & (df["machine"] == machine) & df["x"].notna()]
+def _sweep_rows(df: pd.DataFrame, sweep: str, machine: str) -> pd.DataFrame:
+    return df[(df["sweep"] == sweep) & (df["machine"] == machine) & df["x"].notna()]
 
 
-def speedup_figure(sp: pd.DataFrame, suite: str) -> Figure:
-    """Speedup over the baseline vs the swept size, one line per implementation, 1x drawn."""
-    machines = sorted(set(sp.loc[sp["suite"] == suite, "machine"]))
+def _sweep(df: pd.DataFrame, sweep: str) -> tuple[list[str], str, str]:
+    """(machines with rows on ``sweep``, its axis, its title)."""
+    rows = df[df["sweep"] == sweep]
+    machines = sorted(set(rows["machine"].astype(object)))
+    if rows.empty:
+        return machines, sweep, sweep
+    return machines, str(rows["axis"].iloc[0]), str(rows["sweep_title"].iloc[0])
+
+
+def speedup_figure(sp: pd.DataFrame, sweep: str) -> Figure:
+    """Speedup over the baseline vs the swept size, one line per implementation, 1x drawn.
+    ``sp``: `stats.speedup` rows with their sweeps (`reports.sweeps.assign`)."""
+    machines, axis, title = _sweep(sp, sweep)
     base = sp["baseline_impl"].iloc[0] if len(sp) else "baseline"
-    axis = stats.split_suite(suite)[1] or suite
-    fig, axes = _panels(machines, f"Speedup over {base}, {suite} (higher is faster)")
+    fig, axes = _panels(machines, f"Speedup over {base} (higher is faster)\n{title}")
     for ax, machine in zip(axes, machines, strict=False):  # no machine: one empty panel
-        rows = _sweep_rows(sp, suite, machine).dropna(subset=["speedup"])
+        rows = _sweep_rows(sp, sweep, machine).dropna(subset=["speedup"])
         rows = rows[rows["impl"] != base]
         for label, grp, style in _series(rows):
             xs = grp["x"].astype(float)
@@ -146,22 +175,25 @@ def speedup_figure(sp: pd.DataFrame, suite: str) -> Figure:
         _x_axis(ax, axis, rows["x"])
         ax.set_title(machine, fontsize=10)
         ax.set_ylabel(f"speedup over {base} (×)")
-        _legend(ax, fontsize=8)
+    _figure_legend(fig, axes)
     return fig
 
 
-def gflops_figure(th: pd.DataFrame, peaks: pd.DataFrame, suite: str) -> Figure:
-    """Achieved GFLOP/s vs the swept size, with each device's measured GEMM peak as a ceiling."""
-    machines = sorted(set(th.loc[th["suite"] == suite, "machine"]))
-    axis = stats.split_suite(suite)[1] or suite
-    fig, axes = _panels(machines, f"Achieved GFLOP/s, {suite} (dashed: GEMM peak)")
+def gflops_figure(th: pd.DataFrame, peaks: pd.DataFrame, sweep: str) -> Figure:
+    """Achieved GFLOP/s vs the swept size, with each device's measured GEMM peak as a ceiling
+    (on CPU the peak at the sweep's thread count)."""
+    machines, axis, title = _sweep(th, sweep)
+    fig, axes = _panels(machines, f"Achieved GFLOP/s (dashed: GEMM peak)\n{title}")
+    key = ["machine", "commit", "device", "dtype", "threads"]
+    peaks = peaks.astype(dict.fromkeys(key, object))
     for ax, machine in zip(axes, machines, strict=False):  # no machine: one empty panel
-        rows = _sweep_rows(th, suite, machine).dropna(subset=["gflops"])
+        rows = _sweep_rows(th, sweep, machine).dropna(subset=["gflops"])
         for label, grp, style in _series(rows):
             ax.plot(grp["x"].astype(float), grp["gflops"], label=label, **style)
-        shown = rows[["commit", "device", "dtype"]].drop_duplicates()
-        ceil = peaks.merge(shown, on=["commit", "device", "dtype"])
-        for _, p in ceil[ceil["machine"] == machine].iterrows():
+        shown = rows[key].astype(object).drop_duplicates()
+        shown["threads"] = shown["threads"].where(shown["device"] == "cpu", None)
+        ceil = peaks.merge(shown.astype({"threads": object}), on=key)
+        for _, p in ceil.iterrows():
             ax.axhline(p["peak_gflops"], linestyle="--", linewidth=1, color="gray")
             ax.annotate(
                 f"{p['device']} {p['dtype']} peak {p['peak_gflops']:,.0f} GFLOP/s",
@@ -175,17 +207,17 @@ def gflops_figure(th: pd.DataFrame, peaks: pd.DataFrame, suite: str) -> Figure:
         _x_axis(ax, axis, rows["x"])
         ax.set_title(machine, fontsize=10)
         ax.set_ylabel("GFLOP/s (one training step)")
-        _legend(ax, fontsize=8)
+    _figure_legend(fig, axes)
     return fig
 
 
-def gain_figure(gain: pd.DataFrame, cross: pd.DataFrame, suite: str) -> Figure:
-    """GPU gain over the best CPU implementation vs size, crossover marked, CPU side stated."""
-    machines = sorted(set(gain.loc[gain["suite"] == suite, "machine"]))
-    axis = stats.split_suite(suite)[1] or suite
-    fig, axes = _panels(machines, f"GPU gain over the best CPU implementation, {suite}")
+def gain_figure(gain: pd.DataFrame, cross: pd.DataFrame, sweep: str) -> Figure:
+    """GPU gain over the best CPU implementation vs size, crossover marked, CPU side stated.
+    ``gain``: `stats.gpu_gain` rows with their sweeps (`reports.sweeps.assign`)."""
+    machines, axis, title = _sweep(gain, sweep)
+    fig, axes = _panels(machines, f"GPU gain over the best CPU implementation\n{title}", top=1.2)
     for ax, machine in zip(axes, machines, strict=False):  # no machine: one empty panel
-        rows = _sweep_rows(gain, suite, machine)
+        rows = _sweep_rows(gain, sweep, machine)
         for label, grp, style in _series(rows):
             ax.plot(grp["x"].astype(float), grp["gain"], label=label, **style)
             if grp["gain_lo"].notna().any():
@@ -198,7 +230,7 @@ def gain_figure(gain: pd.DataFrame, cross: pd.DataFrame, suite: str) -> Figure:
                     linewidth=0,
                 )
         ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label="CPU = GPU (1x)")
-        mine = cross[(cross["machine"] == machine) & (cross["benchmark"].str.contains(suite))]
+        mine = cross[(cross["machine"] == machine) & (cross["sweep"] == sweep)]
         for _, c in mine.iterrows():
             if not math.isnan(c["crossover_est"]):
                 ax.axvline(c["crossover_est"], color="red", linestyle=":", linewidth=1.2)
@@ -233,39 +265,61 @@ def gain_figure(gain: pd.DataFrame, cross: pd.DataFrame, suite: str) -> Figure:
         _log_y(ax)
         _x_axis(ax, axis, rows["x"])
         ax.set_ylabel("gain (CPU time / GPU time, ×)")
-        _legend(ax, fontsize=8, loc="lower right")
+    _figure_legend(fig, axes)
     return fig
 
 
-def history_figure(st: pd.DataFrame, point: dict[str, object]) -> Figure:
-    """Step time at one fixed point across commits (by commit date), one line per impl."""
-    rows = st[st["status"] == "ok"]
+def history_figure(pts: pd.DataFrame, point: dict[str, object], last: int = 50) -> Figure:
+    """Step time at one fixed point across commits (by commit date), one line per impl.
+
+    Only the ``last`` commits of each machine are drawn, so that a long history stays
+    readable; each panel states the whole range (commits, dates, fastest and slowest time).
+    """
+    rows = pts[pts["status"] == "ok"]
     for col, v in point.items():
-        rows = rows[rows[col] == v]
-    rows = rows.drop_duplicates(["machine", "commit", "impl", "threads", "dtype"])
+        rows = rows[rows[col] == v]  # on the categorical columns: cheap on a long history
+    cols = ["machine", "commit", "date", "impl", "threads", "dtype", "env", "time_s"]
+    rows = plain_rows(rows[cols]).drop_duplicates(["machine", "commit", "impl", "threads", "dtype"])
     commits = rows.groupby("machine")["commit"].nunique()
     machines = sorted(commits[commits > 1].index)  # one commit is no history
-    fig, axes = _panels(machines, f"Step time across commits at {_where(point)}")
+    fig, axes = _panels(machines, f"Step time across commits at {_where(point)}", 1.0, 1.1)
     for ax, machine in zip(axes, machines, strict=False):  # no machine: one empty panel
-        mine = rows[rows["machine"] == machine].sort_values("date")
-        commits = list(dict.fromkeys(mine["commit"]))
-        pos = {c: i for i, c in enumerate(commits)}
+        every = rows[rows["machine"] == machine].sort_values(["date", "commit"])
+        order = list(dict.fromkeys(every["commit"]))
+        shown = order[-last:]
+        pos = {c: i for i, c in enumerate(shown)}
+        mine = every[every["commit"].isin(pos)]
         mine = mine.assign(x=mine["commit"].map(pos))
         for label, grp, style in _series(mine):
-            ax.plot(grp["x"], grp["time_s"] * 1e3, label=label, **style)
-        ax.set_xticks(range(len(commits)), [c[:8] for c in commits], rotation=30, fontsize=8)
-        ax.set_xlabel("commit (oldest left)")
+            ax.plot(grp["x"], grp["time_s"] * 1e3, label=label, markersize=3, **style)
+        step = max(1, math.ceil(len(shown) / 12))
+        ticks = list(range(0, len(shown), step))
+        ax.set_xticks(ticks, [shown[i][:8] for i in ticks], rotation=30, fontsize=8)
+        drawn = "" if len(shown) == len(order) else f"last {len(shown)} of "
+        ax.set_xlabel(f"commit ({drawn}{len(order)}, oldest left)")
         ax.set_ylabel("time per step (ms)")
         _log_y(ax)
-        ax.set_title(machine, fontsize=10)
+        first, final = every["date"].min(), every["date"].max()
+        ax.set_title(
+            f"{machine}: {len(order)} commits, {first:%Y-%m-%d} to {final:%Y-%m-%d}\n"
+            f"all commits: {every['time_s'].min() * 1e3:.3g} to "
+            f"{every['time_s'].max() * 1e3:.3g} ms",
+            fontsize=9,
+        )
         ax.grid(True, alpha=0.3)
-        _legend(ax, fontsize=8)
+    _figure_legend(fig, axes)
     return fig
+
+
+def plain_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with categorical columns as plain values (compared and grouped by value)."""
+    conv = {c: object for c in df.columns if str(df[c].dtype) == "category"}
+    return df.astype(conv) if conv else df
 
 
 def machines_figure(st: pd.DataFrame, point: dict[str, object]) -> Figure:
     """Step time of each implementation at one point, machines side by side as grouped bars."""
-    rows = st[st["status"] == "ok"]
+    rows = plain_rows(st[st["status"] == "ok"])
     for col, v in point.items():
         rows = rows[rows[col] == v]
     rows = rows.sort_values("threads", na_position="first").drop_duplicates(

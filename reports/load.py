@@ -7,65 +7,92 @@ directly, since asv's own loader is internal API:
 - ``<results>/<machine>/machine.json``: asv's machine description, plus ffbench's own
   ``"ffbench_facts"`` (a flat dict written by the benchmarks; absent in older results);
 - ``<results>/<machine>/<commit>-<env>.json``: ``result_columns`` names the fields of each row
-  in ``results``; a row's ``result`` is a list of values in the cartesian order of its ``params``
-  (each param a list of repr strings), NaN where the point was skipped, null where it failed.
+  in ``results``; a row's ``result`` lists one value per entry of its one param, ``point`` (a
+  label's repr, decoded by `impls.point.columns`), NaN where the point was skipped, null where
+  it failed;
+- ``<results>/<machine>/ffbench-flags/<commit>-<env>.jsonl``: the harness's disturbed flags
+  (`reports.flags`).
 
-The tidy schema: one row per (machine, commit, env, benchmark, parameter point).
+Every benchmark takes one param, ``point``. Results saved before that (a cartesian product of
+``impl``, ``batch``, ...) were measured under another protocol and are not comparable: they are
+left out, with one warning saying how many, never one per benchmark.
+
+The tidy schema: one row per (machine, commit, env, benchmark, point).
 
 ========================  =======================================================================
 column                    meaning
 ========================  =======================================================================
-machine                   asv machine name (str)
-commit                    full commit hash the result was saved against (str)
+machine                   asv machine name
+commit                    full commit hash the result was saved against
 date                      the commit's date (UTC Timestamp), from asv's ``date``
-env                       asv environment name (str)
-benchmark                 full asv name, e.g. ``bench_step.QuickBatch.time_step`` (str)
-suite                     the class part of the name, e.g. ``QuickBatch`` (str)
-type                      asv's type: ``time``, ``peakmemory``, ``track`` (str)
-unit                      asv's unit: ``seconds``, ``bytes``, or a track's own (str)
-impl                      implementation name (str; NA where the benchmark has no ``impl``)
-batch d_in hidden d_out   `impls.Problem` sizes (Int64; NA where the benchmark does not vary it)
-dtype loss activation     `impls.Problem` choices (str; NA where the benchmark does not vary it)
-threads                   CPU threads set for the point (Int64; NA where not a parameter)
-device m k n              the ceiling benchmarks' own parameters (str / Int64; NA elsewhere)
-value                     asv's result: median seconds, bytes, ...; NaN unless status is ``ok``
-status                    ``ok``, ``skipped`` (asv's NaN) or ``failed`` (asv's null)
-ci_99_a ci_99_b           asv's 99% confidence interval of the median (float; NaN if absent)
-q_25 q_75                 quartiles of the samples (float; NaN if absent)
+run_date                  when the file's benchmarks ran (UTC; asv's latest ``started_at``)
+env                       asv environment name
+benchmark                 full asv name, e.g. ``bench_step.Step.track_time``
+suite                     the class part of the name, e.g. ``Step``
+measure                   what the value is, from the method name: ``time``, ``peakmem``,
+                          ``device_time``, ``gpu_memory``, ``first_step``, ``relative``,
+                          ``gemm``, ``floor`` (`MEASURES`)
+type unit                 asv's type (``time``, ``peakmemory``, ``track``) and unit
+point                     the point's label, e.g. ``numpy/64x1000x100x10/float32/squared-relu/1t``
+impl                      implementation name (NA where the label names none)
+batch d_in hidden d_out   `impls.Problem` sizes (Int64; NA where the label names none)
+dtype loss activation     `impls.Problem` choices (NA where the label names none)
+threads                   CPU threads of the point (Int64; NA for CUDA ceilings and the floor)
+device m k n              the ceiling labels' device and shape (NA elsewhere)
+value                     asv's result: median seconds, bytes, a ratio; NaN unless ``ok``
+status                    ``ok``; ``skipped`` (asv's NaN); ``failed`` (asv's null); ``bad``: an
+                          impossible value (zero, negative or infinite), counted and warned about
+ci_99_a ci_99_b           asv's 99% confidence interval of the median (NaN if absent)
+q_25 q_75                 quartiles of the samples (NaN if absent)
 number repeat             calls per sample, samples (Int64; NA if absent)
-fact_<key>                each ``ffbench_facts`` entry of the machine (cpu_model, physical_cores,
-                          blas, blas_threads, torch_threads, torch_version, torch_cuda_build,
-                          float32_matmul_precision, tf32_matmul, gpu_name, gpu_memory_gib,
-                          gpu_driver, cuda_runtime, ...); the ``FACTS`` columns always exist,
-                          NA where unknown
-asv_<key>                 asv's own machine.json entries: asv_arch, asv_cpu, asv_num_cpu,
-                          asv_os, asv_ram (str; NA where unknown)
+disturbed                 the harness flagged the point's newest run as disturbed (bool)
+flags_known               the harness wrote a flag for the point (bool; False: ``disturbed``
+                          is False for want of knowing)
+disturbed_why             the harness's reason, where disturbed ('' elsewhere)
+fact_<key>                each ``ffbench_facts`` entry of the machine; the `FACTS` columns
+                          always exist, NA where unknown
+asv_<key>                 asv's own machine.json entries (arch, cpu, num_cpu, os, ram)
 ========================  =======================================================================
 
-Parameters the benchmarks do not vary are NA here, never guessed: filling them (with
-`impls.Problem`'s defaults) is the statistics layer's decision. Parameters not in the table above
-keep their own name as a column (str or int, as their repr says). Files that cannot be read are
-skipped with a `ResultsWarning` naming the file; the rest still load.
+Identity and label columns are categorical (a long history repeats them on every row). Files
+that cannot be read are skipped with a `ResultsWarning` naming the file; the rest still load.
+Parsed files are cached (`reports.cache`) outside the results directory when a cache directory
+is given.
 """
 
 from __future__ import annotations
 
 import ast
+import errno
+import hashlib
 import json
 import math
 import warnings
-from itertools import product
+from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from impls.problem import STEP_PARAM_NAMES
+from impls import point as point_codec
+from reports.cache import Cache, stamp
+from reports.flags import read_flags, sidecar
 
-#: Params whose values are integers: kept as pandas' nullable Int64.
-INT_PARAMS = ("batch", "d_in", "hidden", "d_out", "threads", "m", "k", "n")
-#: Params whose values are strings.
-STR_PARAMS = ("impl", "dtype", "loss", "activation", "device")
+#: Measures by asv method name.
+MEASURES = {
+    "track_time": "time",
+    "peakmem_step": "peakmem",
+    "track_device_time": "device_time",
+    "track_gpu_peak_memory": "gpu_memory",
+    "track_first_step": "first_step",
+    "track_relative_time": "relative",
+    "time_matmul": "gemm",
+    "time_empty_step": "floor",
+}
+INT_COLUMNS = ("batch", "d_in", "hidden", "d_out", "threads", "m", "k", "n")
+STR_COLUMNS = ("impl", "dtype", "loss", "activation", "device")
 STATS = ("ci_99_a", "ci_99_b", "q_25", "q_75", "number", "repeat")
+STATUSES = ("ok", "skipped", "failed", "bad")
 #: Fact columns that always exist (NA where the machine did not record them).
 FACTS = (
     "cpu_model",
@@ -87,25 +114,28 @@ COLUMNS = (
     "machine",
     "commit",
     "date",
+    "run_date",
     "env",
     "benchmark",
     "suite",
+    "measure",
     "type",
     "unit",
-    *STEP_PARAM_NAMES,
-    "device",
-    "m",
-    "k",
-    "n",
+    "point",
+    *point_codec.COLUMNS,
     "value",
     "status",
     *STATS,
+    "disturbed",
+    "flags_known",
+    "disturbed_why",
     *(f"fact_{f}" for f in FACTS),
     *(f"asv_{k}" for k in ASV_MACHINE),
 )
 RESULTS_VERSION = 2
 BENCHMARKS_VERSION = 2
 MACHINE_VERSION = 1
+OLD_LAYOUT = "results from before point labels are not comparable with the current protocol"
 
 
 class ResultsWarning(UserWarning):
@@ -116,10 +146,11 @@ class ResultsError(Exception):
     """The results directory as a whole is unusable; the message says what to do."""
 
 
-def _read_json(path: Path, version: int) -> dict:
-    """Parse ``path``; ValueError or TypeError (with the reason) unless it is asv JSON of ``version``."""
+def read_json(raw: bytes, version: int) -> dict:
+    """Parse asv JSON ``raw``; ValueError or TypeError (with the reason) unless it is an object
+    of format ``version``."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ValueError(f"not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
@@ -131,12 +162,28 @@ def _read_json(path: Path, version: int) -> dict:
     return data
 
 
-def _warn(path: Path, why: str) -> None:
-    warnings.warn(f"skipping {path}: {why}", ResultsWarning, stacklevel=3)
+def _warn(message: str) -> None:
+    warnings.warn(message, ResultsWarning, stacklevel=3)
 
 
-def _param_value(text: object) -> object:
-    """asv stores each param as its repr: "'numpy'" -> 'numpy', "64" -> 64."""
+def measure_of(benchmark: str) -> str:
+    """``bench_step.Step.track_time`` -> ``time``; an unknown method keeps its own name."""
+    method = benchmark.rsplit(".", 1)[-1]
+    return MEASURES.get(method, method)
+
+
+@lru_cache(maxsize=65536)
+def decode(label: str) -> dict[str, object]:
+    """`impls.point.columns`, remembered: a history repeats the same labels in every file."""
+    return point_codec.columns(label)
+
+
+def _label(text: object) -> object:
+    """asv stores each param as its repr: "'numpy/64x…/1t'" -> 'numpy/64x…/1t'."""
+    if isinstance(text, str) and len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        inner = text[1:-1]
+        if "\\" not in inner and text[0] not in inner:
+            return inner
     if not isinstance(text, str):
         return text
     try:
@@ -145,19 +192,37 @@ def _param_value(text: object) -> object:
         return text
 
 
-def read_benchmarks(results: Path) -> dict[str, dict]:
-    """``benchmarks.json`` as {name: description}; ResultsError when missing or unusable."""
+def check_root(root: Path) -> None:
+    """ResultsError saying precisely why ``root`` is not a results directory, if it is not."""
+    try:
+        root.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ResultsError(f"results path {root} is a symlink loop") from None
+        if exc.errno == errno.ENOENT:
+            raise ResultsError(
+                f"results directory {root} does not exist; run `nox -s bench` to make results"
+            ) from None
+        raise ResultsError(f"results path {root} cannot be read: {exc.strerror}") from None
+    if not root.is_dir():
+        raise ResultsError(f"results path {root} is a file, not a directory")
+
+
+def read_benchmarks(results: Path) -> tuple[dict[str, dict], str]:
+    """``benchmarks.json`` as ({name: description}, digest); ResultsError if unusable."""
     path = results / "benchmarks.json"
     if not path.is_file():
         raise ResultsError(
             f"{path} not found: no asv benchmark list there; run `nox -s bench` to make results"
         )
     try:
-        data = _read_json(path, BENCHMARKS_VERSION)
+        raw = path.read_bytes()
+        data = read_json(raw, BENCHMARKS_VERSION)
     except (OSError, ValueError, TypeError) as exc:
         raise ResultsError(f"{path} is unusable: {exc}; rerun `nox -s bench`") from None
     data.pop("version")
-    return {k: v for k, v in data.items() if isinstance(v, dict)}
+    benches = {k: v for k, v in data.items() if isinstance(v, dict)}
+    return benches, hashlib.sha256(raw).hexdigest()
 
 
 def read_machine(machine_dir: Path) -> dict[str, object]:
@@ -165,150 +230,309 @@ def read_machine(machine_dir: Path) -> dict[str, object]:
     path = machine_dir / "machine.json"
     row: dict[str, object] = {f"fact_{f}": None for f in FACTS}
     row.update({f"asv_{k}": None for k in ASV_MACHINE})
+    if not path.exists():
+        _warn(f"{machine_dir} has results but no machine.json; machine facts unknown")
+        return row
     try:
-        data = _read_json(path, MACHINE_VERSION)
+        data = read_json(path.read_bytes(), MACHINE_VERSION)
     except (OSError, ValueError, TypeError) as exc:
-        _warn(path, f"{exc}; machine facts unknown")
+        _warn(f"skipping {path}: {exc}; machine facts unknown")
         return row
     for key in ASV_MACHINE:
         if data.get(key) is not None:
             row[f"asv_{key}"] = str(data[key])
     facts = data.get("ffbench_facts")
     if isinstance(facts, dict):
-        row.update({f"fact_{k}": v for k, v in facts.items()})
+        row.update({f"fact_{k}": v if _scalar(v) else str(v) for k, v in facts.items()})
     elif facts is not None:
-        _warn(path, "ffbench_facts is not an object; machine facts unknown")
+        _warn(f"skipping {path}: ffbench_facts is not an object; machine facts unknown")
     return row
 
 
-def _points(name: str, row: list, columns: list[str], param_names: list[str]) -> list[dict]:
-    """One dict per parameter point of one benchmark's result row; ValueError if misshapen."""
-    fields = dict(zip(columns, row, strict=False))  # asv drops trailing empty columns
-    params = fields.get("params") or []
-    if not isinstance(params, list) or not all(isinstance(p, list) for p in params):
-        raise ValueError(f"{name}: params is not a list of lists")
-    if len(params) != len(param_names):
-        raise ValueError(
-            f"{name}: {len(params)} param lists for {len(param_names)} param names {param_names}"
-        )
-    combos = list(product(*([_param_value(v) for v in values] for values in params)))
-    result = fields.get("result")
-    values = [None] * len(combos) if result is None else result
-    if not isinstance(values, list) or len(values) != len(combos):
-        raise ValueError(f"{name}: {len(combos)} parameter points but a result of another length")
-    stats = {}
-    for key in STATS:
-        column = fields.get(f"stats_{key}")
-        ok = isinstance(column, list) and len(column) == len(combos)
-        stats[key] = column if ok else [None] * len(combos)
-    points = []
-    for i, combo in enumerate(combos):
-        value = values[i]
-        if value is None:
-            status, value = "failed", math.nan
-        elif isinstance(value, (int, float)) and math.isnan(value):
-            status = "skipped"
-        elif isinstance(value, (int, float)):
-            status = "ok"
-        else:
-            raise ValueError(f"{name}: result {value!r} is not a number")
-        point = dict(zip(param_names, combo, strict=True))
-        point.update(value=float(value), status=status)
-        for key in STATS:
-            v = stats[key][i]
-            point[key] = v if status == "ok" and isinstance(v, (int, float)) else None
-        points.append(point)
-    return points
+def _scalar(v: object) -> bool:
+    return v is None or isinstance(v, (str, int, float, bool))
 
 
-def read_result_file(path: Path, benchmarks: dict[str, dict]) -> list[dict]:
-    """The points of one ``<commit>-<env>.json`` file; ValueError when it cannot be used."""
-    data = _read_json(path, RESULTS_VERSION)
+def _number(v: object) -> float:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
+
+
+def _status(v: object, name: str) -> tuple[int, float]:
+    """(index in `STATUSES`, value) of one asv result entry; TypeError if not a number."""
+    if v is None:
+        return 2, math.nan
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TypeError(f"{name}: result {v!r} is not a number")
+    if math.isnan(v):
+        return 1, math.nan
+    if v <= 0 or math.isinf(v):
+        return 3, float(v)
+    return 0, float(v)
+
+
+#: Layouts seen in this process, so that files with the same benchmarks and points share one
+#: object (a long history stores and pickles it once).
+_LAYOUTS: dict[tuple, tuple] = {}
+
+
+def parse_file(path: Path, benchmarks: dict[str, dict]) -> dict:
+    """One ``<commit>-<env>.json`` (and its flags) -> columns; ValueError when unusable.
+
+    The result holds per-file scalars; ``layout``, a tuple of (benchmark, labels) in row
+    order, shared by every file with the same points; per-point arrays (``status`` as an index
+    into `STATUSES`, ``value``, the `STATS`, ``disturbed``, ``known``); ``why`` ({row: reason}
+    where disturbed); and ``warnings`` (texts to warn each time the file is loaded, cached or
+    not).
+    """
+    data = read_json(path.read_bytes(), RESULTS_VERSION)
     try:
         commit, env, columns = data["commit_hash"], data["env_name"], data["result_columns"]
         rows, date = data["results"], data.get("date")
     except KeyError as exc:
         raise ValueError(f"missing key {exc}") from None
+    if not isinstance(commit, str) or not commit:
+        raise ValueError(f"commit_hash is {commit!r}, not a commit hash")
+    if not isinstance(env, str) or not env:
+        raise ValueError(f"env_name is {env!r}, not an environment name")
     if not isinstance(rows, dict) or not isinstance(columns, list):
         raise TypeError("results is not an object or result_columns not a list")
-    base = {
-        "commit": str(commit),
-        "env": str(env),
-        "date": pd.Timestamp(date, unit="ms", tz="UTC") if date is not None else pd.NaT,
-    }
-    points = []
+    flags = read_flags(sidecar(path), ResultsWarning)
+    out: dict = {"commit": commit, "env": env, "date": _number(date), "warnings": [], "old": []}
+    layout, started, bad = [], [], []
+    lists: dict[str, list] = {k: [] for k in ("status", "value", *STATS, "disturbed", "known")}
+    why: dict[int, str] = {}
     for name, row in rows.items():
         bench = benchmarks.get(name)
-        if bench is None:  # a benchmark since removed: its param names are no longer known
-            _warn(path, f"benchmark {name} is not in benchmarks.json; its points are left out")
+        if bench is None or list(bench.get("param_names", [])) != ["point"]:
+            out["old"].append(name)
             continue
         if not isinstance(row, list):
             raise TypeError(f"{name}: row is not a list")
-        parts = name.split(".")
-        header = {
-            **base,
-            "benchmark": name,
-            "suite": parts[-2] if len(parts) >= 2 else "",
-            "type": bench.get("type"),
-            "unit": bench.get("unit"),
-        }
-        points += [{**header, **p} for p in _points(name, row, columns, bench["param_names"])]
-    return points
+        fields = dict(zip(columns, row, strict=False))  # asv drops trailing empty columns
+        params = fields.get("params")
+        if not (isinstance(params, list) and len(params) == 1 and isinstance(params[0], list)):
+            raise ValueError(f"{name}: params is not one list of point labels")
+        labels = tuple(_label(v) for v in params[0])
+        try:
+            for label in labels:
+                decode(label)
+        except (ValueError, TypeError) as exc:
+            out["warnings"].append(f"{path}: {name} left out: {exc}")
+            continue
+        result = fields.get("result")
+        values = [None] * len(labels) if result is None else result
+        if not isinstance(values, list) or len(values) != len(labels):
+            raise ValueError(f"{name}: {len(labels)} points but a result of another length")
+        stats = {}
+        for key in STATS:
+            col = fields.get(f"stats_{key}")
+            stats[key] = col if isinstance(col, list) and len(col) == len(labels) else None
+        started.append(_number(fields.get("started_at")))
+        layout.append((name, labels))
+        for i, (label, raw) in enumerate(zip(labels, values, strict=True)):
+            status, value = _status(raw, name)
+            if status == 3:
+                bad.append(f"{name} {label} = {raw!r}")
+            lists["status"].append(status)
+            lists["value"].append(value if status == 0 else math.nan)
+            for key in STATS:
+                v = stats[key][i] if stats[key] and status == 0 else None
+                lists[key].append(_number(v))
+            flag = flags.get((name, label))
+            lists["known"].append(flag is not None)
+            lists["disturbed"].append(bool(flag and flag.disturbed))
+            if flag and flag.disturbed:
+                why[len(lists["status"]) - 1] = flag.why
+    if bad:
+        shown = "; ".join(bad[:3]) + (f"; and {len(bad) - 3} more" if len(bad) > 3 else "")
+        out["warnings"].append(
+            f"{path}: {len(bad)} impossible value{'s' if len(bad) > 1 else ''} (zero, negative "
+            f"or infinite) marked bad, never used: {shown}"
+        )
+    out["run_date"] = max((s for s in started if not math.isnan(s)), default=math.nan)
+    key = tuple(layout)
+    out["layout"] = _LAYOUTS.setdefault(key, key)
+    out["why"] = why
+    for k in ("value", *STATS):
+        out[k] = np.asarray(lists[k], dtype="float64")
+    out["status"] = np.asarray(lists["status"], dtype="int8")
+    out["disturbed"] = np.asarray(lists["disturbed"], dtype=bool)
+    out["known"] = np.asarray(lists["known"], dtype=bool)
+    return out
 
 
-def _frame(records: list[dict]) -> pd.DataFrame:
-    """Records -> the tidy DataFrame with the schema's columns and dtypes."""
-    df = pd.DataFrame.from_records(records)
-    for col in COLUMNS:
-        if col not in df.columns:
-            df[col] = None
-    df["date"] = pd.to_datetime(df["date"], utc=True)
-    for col in (*INT_PARAMS, "number", "repeat"):
-        df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
-    for col in ("value", "ci_99_a", "ci_99_b", "q_25", "q_75"):
-        df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
-    for col in (
-        "machine",
-        "commit",
-        "env",
-        "benchmark",
-        "suite",
-        "type",
-        "unit",
-        "status",
-        *STR_PARAMS,
+def _machine_dirs(root: Path) -> list[Path]:
+    """Folders holding results files: machine folders, with or without machine.json."""
+    dirs = []
+    for p in sorted(root.iterdir()):
+        if p.is_dir() and ((p / "machine.json").exists() or _result_paths(p)):
+            dirs.append(p)
+    return dirs
+
+
+def _result_paths(machine_dir: Path) -> list[Path]:
+    return sorted(p for p in machine_dir.glob("*.json") if p.name != "machine.json")
+
+
+def _timestamps(ms: list[float]) -> pd.DatetimeIndex:
+    return pd.to_datetime(pd.Series(ms, dtype="float64"), unit="ms", utc=True)
+
+
+def _categorical(values: list, index: np.ndarray) -> pd.Categorical:
+    """``values[index]`` as a categorical, without building the repeated Python list."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    return pd.Categorical.from_codes(codes[index], categories=pd.Index(uniques, dtype=object))
+
+
+def _layout_codes(files: list[dict]) -> tuple[np.ndarray, list[str], np.ndarray, list[str]]:
+    """(benchmark code per row, benchmark names, label code per row, labels): each distinct
+    layout is coded once, then repeated for every file that has it."""
+    names: dict[str, int] = {}
+    labels: dict[str, int] = {}
+    coded: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    bench_parts, label_parts = [], []
+    for f in files:
+        layout = f["layout"]
+        codes = coded.get(id(layout))
+        if codes is None:
+            b = [names.setdefault(n, len(names)) for n, labs in layout for _ in labs]
+            lab = [labels.setdefault(x, len(labels)) for _, labs in layout for x in labs]
+            codes = (np.asarray(b, dtype=np.int64), np.asarray(lab, dtype=np.int64))
+            coded[id(layout)] = codes
+        bench_parts.append(codes[0])
+        label_parts.append(codes[1])
+    return (
+        np.concatenate(bench_parts) if bench_parts else np.array([], dtype=np.int64),
+        list(names),
+        np.concatenate(label_parts) if label_parts else np.array([], dtype=np.int64),
+        list(labels),
+    )
+
+
+def _frame(files: list[dict], machines: list[dict], meta: dict[str, dict]) -> pd.DataFrame:
+    """Parsed files (each with a ``machine`` index into ``machines``) -> the tidy DataFrame;
+    ``meta``: each benchmark's description from benchmarks.json."""
+    counts = np.array([len(f["status"]) for f in files], dtype=np.int64)
+    total = int(counts.sum())
+    per_file = np.repeat(np.arange(len(files)), counts)
+    machine_of_file = np.array([f["machine"] for f in files], dtype=np.int64)
+    per_machine = machine_of_file[per_file]
+    cols: dict[str, object] = {}
+    cols["machine"] = _categorical([m["machine"] for m in machines], per_machine)
+    cols["commit"] = _categorical([f["commit"] for f in files], per_file)
+    cols["date"] = _timestamps([f["date"] for f in files]).array.take(per_file)
+    cols["run_date"] = _timestamps([f["run_date"] for f in files]).array.take(per_file)
+    cols["env"] = _categorical([f["env"] for f in files], per_file)
+    bcodes, names, lcodes, labels = _layout_codes(files)
+    for col, per_name in (
+        ("benchmark", names),
+        ("suite", [n.split(".")[-2] if n.count(".") >= 1 else "" for n in names]),
+        ("measure", [measure_of(n) for n in names]),
+        ("type", [meta[n].get("type") for n in names]),
+        ("unit", [meta[n].get("unit") for n in names]),
     ):
-        df[col] = df[col].astype("string")
+        cols[col] = _categorical(per_name, bcodes)
+    cols["point"] = pd.Categorical.from_codes(lcodes, categories=pd.Index(labels, dtype=object))
+    decoded = [decode(lab) for lab in labels]
+    for col in point_codec.COLUMNS:
+        per_label = [d.get(col) for d in decoded]
+        if col in INT_COLUMNS:
+            cols[col] = pd.array(per_label, dtype="Int64").take(lcodes)
+        else:
+            cols[col] = _categorical(per_label, lcodes)
+    for key in ("value", *STATS):
+        cols[key] = np.concatenate([f[key] for f in files])
+    status = np.concatenate([f["status"] for f in files]).astype(np.int64)
+    cols["status"] = pd.Categorical.from_codes(status, categories=pd.Index(STATUSES, dtype=object))
+    for key in ("number", "repeat"):
+        cols[key] = pd.array(cols[key], dtype="Float64").astype("Int64")
+    cols["disturbed"] = np.concatenate([f["disturbed"] for f in files])
+    cols["flags_known"] = np.concatenate([f["known"] for f in files])
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    whys = {int(start) + i: w for f, start in zip(files, starts, strict=True)
+            for i, w in f["why"].items()}  # fmt: skip
+    why_codes = np.zeros(total, dtype=np.int64)
+    why_names = ["", *dict.fromkeys(whys.values())]
+    lookup = {w: i for i, w in enumerate(why_names)}
+    for row, w in whys.items():
+        why_codes[row] = lookup[w]
+    cols["disturbed_why"] = pd.Categorical.from_codes(
+        why_codes, categories=pd.Index(why_names, dtype=object)
+    )
+    keys = dict.fromkeys(k for m in machines for k in m if k != "machine")
+    for col in keys:
+        cols[col] = _categorical([m.get(col) for m in machines], per_machine)
+    for col in COLUMNS:
+        cols.setdefault(col, pd.Categorical.from_codes(np.full(total, -1), categories=[]))
+    df = pd.DataFrame(cols)
     extra = [c for c in df.columns if c not in COLUMNS]
     return df[[*COLUMNS, *extra]]
 
 
-def load_results(results: str | Path) -> pd.DataFrame:
+def load_results(results: str | Path, cache_dir: str | Path | None = None) -> pd.DataFrame:
     """Every readable result under ``results`` as one tidy DataFrame (schema above).
 
     Raises ResultsError when the directory is missing, has no benchmarks.json, or holds no
-    result at all; warns (ResultsWarning) and skips each file that cannot be read.
+    usable result (naming the files skipped and why); warns (ResultsWarning) and skips each
+    file that cannot be read. ``cache_dir``: where parsed files are kept between runs (never
+    inside ``results``; None: no cache).
     """
     root = Path(results)
-    if not root.is_dir():
-        raise ResultsError(
-            f"results directory {root} does not exist; run `nox -s bench` to make results"
-        )
-    benchmarks = read_benchmarks(root)
-    records: list[dict] = []
-    for machine_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        if not (machine_dir / "machine.json").exists():
-            continue  # not a machine directory (e.g. asv's html output)
-        machine = {"machine": machine_dir.name, **read_machine(machine_dir)}
-        for path in sorted(machine_dir.glob("*.json")):
-            if path.name == "machine.json":
-                continue
-            try:
-                points = read_result_file(path, benchmarks)
-            except (OSError, ValueError, TypeError) as exc:
-                _warn(path, str(exc))
-                continue
-            records += [{**machine, **p} for p in points]
-    if not records:
+    check_root(root)
+    benchmarks, digest = read_benchmarks(root)
+    if cache_dir is not None:
+        cache_r, root_r = Path(cache_dir).resolve(), root.resolve()
+        if cache_r == root_r or root_r in cache_r.parents:
+            cache_dir = None  # the results directory is never written to
+    cache = Cache(None if cache_dir is None else Path(cache_dir), root, digest)
+    files: list[dict] = []
+    machines: list[dict] = []
+    skipped: list[str] = []
+    old_files, old_names = 0, set()
+    for machine_dir in _machine_dirs(root):
+        paths = _result_paths(machine_dir)
+        index = None  # of this machine in `machines`, once it has a usable file
+        for path in paths:
+            key = str(path.relative_to(root))
+            file_stamp = (stamp(path), stamp(sidecar(path)))
+            parsed = cache.get(key, file_stamp)
+            if parsed is None:
+                try:
+                    parsed = parse_file(path, benchmarks)
+                except (OSError, ValueError, TypeError) as exc:
+                    _warn(f"skipping {path}: {exc}")
+                    skipped.append(f"{path.name} ({exc})")
+                    continue
+                cache.put(key, file_stamp, parsed)
+            for text in parsed["warnings"]:
+                _warn(text)
+            if parsed["old"]:
+                old_files += 1
+                old_names.update(parsed["old"])
+            if len(parsed["status"]):
+                if index is None:
+                    index = len(machines)
+                    machines.append({"machine": machine_dir.name, **read_machine(machine_dir)})
+                files.append({**parsed, "machine": index})
+    cache.save()
+    if not files:
+        if old_names and not skipped:
+            raise ResultsError(
+                f"only results from before point labels under {root} ({old_files} file"
+                f"{'s' if old_files > 1 else ''}), not comparable with the current protocol; "
+                "run `nox -s bench` to make new ones"
+            )
+        if skipped:
+            shown = "; ".join(skipped[:5]) + (
+                f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+            )
+            raise ResultsError(f"no usable asv results under {root}: every file skipped: {shown}")
         raise ResultsError(f"no asv results under {root}; run `nox -s bench` to make results")
-    return _frame(records)
+    if old_names:
+        example = min(old_names)
+        _warn(
+            f"left out {len(old_names)} benchmark{'s' if len(old_names) > 1 else ''} in "
+            f"{old_files} file{'s' if old_files > 1 else ''} that benchmarks.json does not "
+            f"describe with a point label (e.g. {example}): {OLD_LAYOUT}"
+        )
+    return _frame(files, machines, benchmarks)

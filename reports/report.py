@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from impls.problem import TUTORIAL_SIZES
-from reports import figures, stats, summary, tables
+from reports import figures, stats, summary, sweeps, tables
 
 
 @dataclass
@@ -46,8 +46,18 @@ class Report:
     gpu_summary: str = ""
 
 
-def method_text(baseline: str) -> list[str]:
+def method_text(
+    baseline: str, env_notes: list[str] | None = None, env: str | None = None
+) -> list[str]:
     """What was compared with what, one sentence each."""
+    chosen = (
+        f"Environment: {env} (chosen with --env)."
+        if env
+        else "Environment: one per machine and commit, the one with the most ok points (ties: "
+        "the newest run); --env NAME chooses another."
+    )
+    if env_notes:
+        chosen += " Left out: " + "; ".join(env_notes) + "."
     return [
         (
             f"Speedup = {baseline}'s time / the implementation's time, at the same machine, commit, "
@@ -55,13 +65,23 @@ def method_text(baseline: str) -> list[str]:
             "no such point the speedup is left empty and the note says which point is missing."
         ),
         (
+            "Where the paired benchmark timed an implementation and numpy alternately in one "
+            "process (column 'paired'), the speedup over numpy is 1 / its time ratio (interval "
+            "1/hi .. 1/lo); else it is the ratio of the two medians."
+        ),
+        (
             "Times are asv's medians; intervals are asv's 99% confidence intervals of the median "
             "(the samples' quartiles where asv gives none), combined worst-case for ratios."
         ),
         (
+            f"Flags: '!' unstable (the samples' interquartile range is {stats.UNSTABLE_IQR:.0%} of "
+            "the median or more), '~' disturbed (the harness saw other load while timing). "
+            "Flagged points stay in the tables but are never quoted in the summary."
+        ),
+        (
             "GFLOP/s = the step's operations (impls/cost.py: 4BDH + 6BHO + elementwise) / time; "
             "% of peak divides by the fastest GEMM (2mkn / time) of the ceiling benchmark on the "
-            "same machine, commit, device and dtype."
+            "same machine, commit, device and dtype (on CPU at the same thread count)."
         ),
         (
             "GPU gain = the best CPU implementation's time / the CUDA implementation's time at the "
@@ -73,17 +93,30 @@ def method_text(baseline: str) -> list[str]:
             "Crossover = the first measured size from which the GPU wins at every larger size "
             "(interpolated in log-log between the neighbouring points)."
         ),
+        chosen,
     ]
 
 
 def runs_table(df: pd.DataFrame) -> pd.DataFrame:
     """Which machine, commit, date and environment each part of the report comes from."""
-    runs = df.groupby(["machine", "commit", "env"], as_index=False).agg(
+    runs = pd.DataFrame(
+        {
+            "machine": df["machine"].astype(object),
+            "commit": df["commit"].astype(object),
+            "env": df["env"].astype(object),
+            "date": df["date"],
+            "status": df["status"].astype(object),
+            "flagged": df["disturbed"].to_numpy(bool),
+        }
+    )
+    runs = runs.groupby(["machine", "commit", "env"], as_index=False).agg(
         date=("date", "first"),
         points=("status", "size"),
         ok=("status", lambda s: int((s == "ok").sum())),
         skipped=("status", lambda s: int((s == "skipped").sum())),
         failed=("status", lambda s: int((s == "failed").sum())),
+        bad=("status", lambda s: int((s == "bad").sum())),
+        disturbed=("flagged", "sum"),
     )
     runs["date"] = runs["date"].dt.strftime("%Y-%m-%d %H:%M UTC")
     return runs
@@ -92,41 +125,76 @@ def runs_table(df: pd.DataFrame) -> pd.DataFrame:
 def facts_table(df: pd.DataFrame) -> pd.DataFrame:
     """Machine and software facts, one column per machine (unknown: '—')."""
     cols = [c for c in df.columns if c.startswith(("fact_", "asv_"))]
-    per = df.groupby("machine")[cols].first().T
+    first = df.drop_duplicates("machine")
+    per = first.set_index(first["machine"].astype(object))[cols].astype(object).T
+    per = per[sorted(per.columns)]
     per.index = [c.removeprefix("fact_").removeprefix("asv_") for c in per.index]
     per = per[per.notna().any(axis=1)]
-    per = per.astype(object).where(per.notna(), "—")
+    per = per.where(per.notna(), "—")
     return per.reset_index(names="fact")
 
 
-def _common_point(st: pd.DataFrame, across: str) -> dict[str, object] | None:
-    """The tutorial point (float32) if measured, else the point measured at the most ``across``."""
-    ok = st[(st["status"] == "ok") & st["grid"].notna()]
+def _common_point(pts: pd.DataFrame, across: str) -> dict[str, object] | None:
+    """The tutorial point (float32, one thread where measured so) if measured, else the point
+    measured at the most ``across``. Filters on the categorical columns before converting
+    anything, so that a long history costs little."""
+    ok = pts[pts["status"] == "ok"]
     if ok.empty:
         return None
-    tut = ok
+    tut = ok[(ok["loss"] == "squared") & (ok["activation"] == "relu")]
     for k, v in TUTORIAL_SIZES.items():
         tut = tut[tut[k] == v]
     if not tut.empty:
-        dtype = "float32" if (tut["dtype"] == "float32").any() else tut["dtype"].iloc[0]
-        return {**TUTORIAL_SIZES, "dtype": dtype}
-    keys = ["batch", "d_in", "hidden", "d_out", "dtype"]
+        dtypes = set(tut["dtype"].astype(object))
+        dtype = "float32" if "float32" in dtypes else min(dtypes)
+        point = {**TUTORIAL_SIZES, "dtype": dtype, "loss": "squared", "activation": "relu"}
+        if (tut["threads"] == 1).any():
+            point["threads"] = 1
+        return point
+    keys = ["batch", "d_in", "hidden", "d_out", "dtype", "loss", "activation"]
+    ok = tables.plain(ok[[*keys, across]])
     counts = ok.groupby(keys)[across].nunique().sort_values(ascending=False, kind="stable")
-    return {k: (int(v) if k != "dtype" else v) for k, v in zip(keys, counts.index[0], strict=True)}
+    return {k: (int(v) if k in keys[:4] else v) for k, v in zip(keys, counts.index[0], strict=True)}
 
 
-def build(df: pd.DataFrame, history: pd.DataFrame | None = None, baseline: str = "numpy") -> Report:
-    """The whole report of ``df`` (one commit per machine); ``history``: all commits, if any."""
-    st = stats.steps(df)
+#: The columns the sweep figures read.
+FIGURE_COLUMNS = ["machine", "commit", "env", "sweep", "axis", "sweep_title", "x", "impl",
+                  "device", "dtype", "threads", "speedup", "speedup_lo", "speedup_hi",
+                  "baseline_impl", "gflops", "gain", "gain_lo", "gain_hi", "cpu_threads",
+                  "cpu_dtype", "cores", "fairness"]  # fmt: skip
+
+
+def _for_figures(df: pd.DataFrame) -> pd.DataFrame:
+    """The sweep rows of ``df`` with only the columns figures read, as plain values."""
+    rows = sweeps.assign(df)
+    return tables.plain(rows[[c for c in FIGURE_COLUMNS if c in rows.columns]])
+
+
+def build(
+    df: pd.DataFrame,
+    history: pd.DataFrame | None = None,
+    baseline: str = "numpy",
+    env_notes: list[str] | None = None,
+    env: str | None = None,
+) -> Report:
+    """The whole report of ``df`` (one commit and environment per machine); ``history``: the
+    step times of all commits (one environment each), if any."""
+    pts = stats.points(df)
     peaks = stats.ceilings(df)
-    th = stats.throughput(st, peaks)
-    sp = stats.speedup(st, baseline)
-    gain = stats.gpu_gain(st)
+    sp = stats.speedup(pts, baseline, stats.paired(df))
+    th = stats.throughput(pts, peaks)
+    gain = stats.gpu_gain(pts)
     cross = stats.crossovers(gain)
-    texts = [summary.gpu_text(cross, th, m) for m in sorted(set(cross["machine"]))]
+    ok = summary.clean(pts)
+    cross_ok = stats.crossovers(stats.gpu_gain(ok))
+    th_ok = sweeps.assign(stats.throughput(ok, peaks))
+    texts = []
+    for m in sorted(set(cross_ok["machine"])):
+        flags = summary.flag_line(pts, m)
+        texts.append("\n".join([summary.gpu_text(cross_ok, th_ok, m), *([flags] if flags else [])]))
     report = Report(
-        summary=summary.summary_text(sp, cross, th, baseline),
-        method=method_text(baseline),
+        summary=summary.summary_text(sp, cross_ok, th_ok, baseline),
+        method=method_text(baseline, env_notes, env),
         runs=runs_table(df),
         facts=facts_table(df),
         gpu_summary="\n".join(t for t in texts if t),
@@ -159,7 +227,8 @@ def build(df: pd.DataFrame, history: pd.DataFrame | None = None, baseline: str =
             f"Speedup over {baseline}",
             "One row per measured point and implementation; failed points say so, skipped ones "
             "(not runnable here) are in the CSV only. '!': unstable, the samples' interquartile "
-            f"range is {stats.UNSTABLE_IQR:.0%} of the median or more.",
+            f"range is {stats.UNSTABLE_IQR:.0%} of the median or more; '~': disturbed; 'paired': "
+            "from the alternating paired measurement.",
             tables.speedup_table(sp),
             tables.speedup_view(sp),
         )
@@ -179,7 +248,8 @@ def build(df: pd.DataFrame, history: pd.DataFrame | None = None, baseline: str =
             "measurements",
             "All measurements per point",
             "Wall time, CUDA-event device time, peak memory (process RSS on CPU, torch's "
-            "allocations on GPU) and the cold first step, side by side.",
+            "allocations on GPU), the cold first step and the paired time relative to numpy, "
+            "side by side.",
             meas,
             tables.measurements_view(meas),
         )
@@ -189,80 +259,91 @@ def build(df: pd.DataFrame, history: pd.DataFrame | None = None, baseline: str =
         Table(
             "peaks",
             "Measured peaks and launch floors",
-            "Fastest GEMM per machine, device and dtype; the time of an empty step.",
+            "Fastest GEMM per machine, device, dtype and CPU threads; the time of an empty step.",
             peaks.merge(floors, on=["machine", "commit", "device"], how="outer"),
             tables.peaks_view(peaks, floors),
         )
     )
-    if history is not None:
-        ch = stats.changes(stats.steps(history))
+    hpts = None
+    if (
+        history is not None
+        and history.groupby("machine", observed=True)["commit"].nunique().max() > 1
+    ):
+        hpts = stats.points(history)
+        ch = stats.changes(hpts, only_changed=True)
         if not ch.empty:
             add(
                 Table(
                     "changes",
                     "Changes between commits",
-                    f"Points whose time changed by more "
-                    f"than {stats.CHANGE_FACTOR:.2f}x with non-overlapping intervals.",
+                    f"Points whose time changed by more than {stats.CHANGE_FACTOR:.2f}x with "
+                    "non-overlapping intervals (the page: the last 50 commits of each machine; "
+                    "the CSV: all).",
                     ch,
                     tables.changes_view(ch),
                 )
             )
-    suites = [
-        s
-        for s in dict.fromkeys(st.sort_values(["grid", "axis"])["suite"])
-        if stats.split_suite(s)[1] not in (None, "Exercises")
-    ]
-    for suite in suites:
-        axis = stats.AXIS_LABELS[stats.split_suite(suite)[1]]
-        if sp.loc[sp["suite"] == suite, "speedup"].notna().any():
-            report.plots.append(
-                Plot(
-                    f"speedup_{suite}",
-                    f"Speedup vs {axis} ({suite})",
-                    f"Speedup over {baseline}; shaded: interval; dashed: 1x.",
-                    figures.speedup_figure(sp, suite),
-                )
-            )
-        if th.loc[th["suite"] == suite, "gflops"].notna().any():
-            report.plots.append(
-                Plot(
-                    f"gflops_{suite}",
-                    f"GFLOP/s vs {axis} ({suite})",
-                    "Achieved GFLOP/s; dashed: measured GEMM peak.",
-                    figures.gflops_figure(th, peaks, suite),
-                )
-            )
-        if (gain["suite"] == suite).any():
-            report.plots.append(
-                Plot(
-                    f"gpu_gain_{suite}",
-                    f"GPU gain vs {axis} ({suite})",
-                    "CPU time / GPU time; dotted red: crossover; the CPU "
-                    "side's threads and dtype in each panel's title.",
-                    figures.gain_figure(gain, cross, suite),
-                )
-            )
-    if history is not None and history.groupby("machine")["commit"].nunique().max() > 1:
-        hst = stats.steps(history)
-        point = _common_point(hst, "commit")
+    figs = [_for_figures(d) for d in (sp, th, gain)]
+    _sweep_plots(report, *figs, cross, peaks, baseline)
+    if hpts is not None:
+        point = _common_point(hpts, "commit")
         if point:
             report.plots.append(
                 Plot(
                     "history",
                     "History across commits",
-                    "Step time at one point, per commit.",
-                    figures.history_figure(hst, point),
+                    "Step time at one point, per commit (the last 50 drawn; each panel's title "
+                    "gives the whole range).",
+                    figures.history_figure(hpts, point),
                 )
             )
-    if len(set(df["machine"])) > 1:
-        point = _common_point(st, "machine")
+    if len(set(df["machine"].astype(object))) > 1:
+        point = _common_point(pts, "machine")
         if point:
             report.plots.append(
                 Plot(
                     "machines",
                     "Machines side by side",
                     "Step time per implementation at one point on each machine.",
-                    figures.machines_figure(st, point),
+                    figures.machines_figure(pts, point),
                 )
             )
     return report
+
+
+def _sweep_plots(report, sp, th, gain, cross, peaks, baseline) -> None:
+    """Speedup and GPU-gain figures of every size sweep with data to draw; GFLOP/s figures of
+    the scale sweeps (where the step becomes compute-bound; the throughput table has all)."""
+    for sweep in sweeps.order(sp):
+        rows = sp[sp["sweep"] == sweep]
+        axis, title = str(rows["axis"].iloc[0]), str(rows["sweep_title"].iloc[0])
+        if axis not in sweeps.SIZE_AXES:
+            continue
+        if rows.loc[rows["impl"] != baseline, "speedup"].notna().any():
+            report.plots.append(
+                Plot(
+                    f"speedup_{sweep}",
+                    f"Speedup, {title}",
+                    f"Speedup over {baseline}; shaded: interval; dashed: 1x.",
+                    figures.speedup_figure(sp, sweep),
+                )
+            )
+        if axis == "scale" and th.loc[th["sweep"] == sweep, "gflops"].notna().any():
+            report.plots.append(
+                Plot(
+                    f"gflops_{sweep}",
+                    f"GFLOP/s, {title}",
+                    "Achieved GFLOP/s; dashed: measured GEMM peak.",
+                    figures.gflops_figure(th, peaks, sweep),
+                )
+            )
+        if len(gain) and (gain["sweep"] == sweep).any():
+            report.plots.append(
+                Plot(
+                    f"gpu_gain_{sweep}",
+                    f"GPU gain, {title}",
+                    "CPU time / GPU time; dotted red: crossover; the CPU "
+                    "side's threads and dtype in each panel's title.",
+                    figures.gain_figure(gain, cross, sweep),
+                )
+            )

@@ -3,12 +3,16 @@
 Pure functions, no I/O. Every comparison here matches like with like: a speedup compares two
 implementations at the same machine, commit, environment, dtype, thread count, cost, activation
 and sizes, and leaves the speedup empty (with a note) when the baseline has no such point; it
-never falls back to another dtype or thread count. The GPU gain is the one place a CPU point of
-another thread count or dtype may be used, and then the row's ``fairness`` column says so.
+never falls back to another dtype or thread count. Where the paired benchmark timed the
+implementation against numpy alternately in one process, its ratio is the speedup (``paired``);
+else the ratio of the two medians. The GPU gain is the one place a CPU point of another thread
+count or dtype may be used, and then the row's ``fairness`` column says so.
 
 Uncertainty comes from asv's spread: each time's interval is its 99% confidence interval of the
 median (``ci_99_a``..``ci_99_b``) where both ends are finite and positive, else the samples'
 quartiles; a ratio's interval combines the two worst cases (lo = a_lo / b_hi, hi = a_hi / b_lo).
+A point is ``flagged`` when its samples are spread (``unstable``) or the harness saw other load
+while it ran (``disturbed``): tables show it marked, headlines never quote it.
 """
 
 from __future__ import annotations
@@ -21,27 +25,9 @@ import pandas as pd
 
 import impls
 from impls.problem import Problem
+from reports import sweeps
+from reports.sweeps import SIZE_AXES
 
-#: The asv class suffixes of the steady-state sweeps and the parameter each one varies.
-AXES = {
-    "Batch": "batch",
-    "DIn": "d_in",
-    "Hidden": "hidden",
-    "Scale": "batch",
-    "Threads": "threads",
-    "Exercises": None,
-}
-#: Axes along which a size grows (crossovers are computed on these only).
-SIZE_AXES = ("Batch", "DIn", "Hidden", "Scale")
-AXIS_LABELS = {
-    "Batch": "batch size",
-    "DIn": "input size d_in",
-    "Hidden": "hidden size",
-    "Scale": "batch (d_in and hidden scale with it)",
-    "Threads": "CPU threads",
-    "Exercises": "cost / activation",
-}
-GRIDS = ("Quick", "Full")
 PROBLEM_FIELDS = ("batch", "d_in", "hidden", "d_out", "dtype", "loss", "activation")
 #: Columns that identify one measured point apart from its implementation.
 POINT = ("machine", "commit", "env", "dtype", "threads", "loss", "activation", *PROBLEM_FIELDS[:4])
@@ -49,6 +35,12 @@ POINT = ("machine", "commit", "env", "dtype", "threads", "loss", "activation", *
 UNSTABLE_IQR = 0.10
 #: A change between commits counts only beyond this factor and with non-overlapping intervals.
 CHANGE_FACTOR = 1.10
+#: The implementation the paired benchmark times every other one against.
+PAIRED_BASELINE = "numpy"
+ADVICE = (
+    "rerun them with fewer threads (one thread is the stable setting), on a quieter machine, "
+    "or with more rounds (asv run --rounds)"
+)
 
 
 def impl_device(name: object) -> str:
@@ -61,14 +53,6 @@ def impl_device(name: object) -> str:
         return "cuda" if name.endswith("-cuda") else "cpu"
 
 
-def split_suite(suite: str) -> tuple[str | None, str | None]:
-    """'QuickBatch' -> ('Quick', 'Batch'); (None, None) when not a sweep name."""
-    for grid in GRIDS:
-        if suite.startswith(grid) and suite[len(grid) :] in AXES:
-            return grid, suite[len(grid) :]
-    return None, None
-
-
 def interval(df: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Each row's time interval (lo, hi) and its kind: 'ci99', 'iqr' or 'none'."""
     ci_ok = (df["ci_99_a"] > 0) & np.isfinite(df["ci_99_b"]) & (df["ci_99_b"] > 0)
@@ -79,82 +63,103 @@ def interval(df: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     return lo, hi, kind
 
 
-def steps(df: pd.DataFrame) -> pd.DataFrame:
-    """The steady-state step times (``bench_step.*.time_step``), one row per point.
+def codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(integer code per row, the values coded): equal values, equal codes; NA: -1."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(dtype=np.int64), np.asarray(column.cat.categories)
+    found, uniques = pd.factorize(column)
+    return found.astype(np.int64), np.asarray(uniques)
 
-    Adds ``grid``, ``axis``, ``x`` (the swept parameter's value), ``device`` (of the impl),
-    ``time_s``, ``time_lo``, ``time_hi``, ``spread`` and ``unstable``. Problem fields a sweep does
-    not vary are filled with `impls.Problem`'s defaults, which is what the benchmarks hold them at.
+
+def instants(column: pd.Series) -> np.ndarray:
+    """A date column as int64 ticks (same unit within the column), for sorting and grouping."""
+    return pd.to_datetime(column, utc=True).array.asi8
+
+
+def _spread_flags(out: pd.DataFrame) -> None:
+    """``unstable``, ``disturbed`` and ``flagged`` of rows with ``value`` and quartiles."""
+    value = out["value"].where(out["status"] == "ok")
+    out["unstable"] = ((out["q_75"] - out["q_25"]) / value >= UNSTABLE_IQR).to_numpy(bool)
+    out["disturbed"] = out["disturbed"].astype(bool)
+    out["flagged"] = out["unstable"] | out["disturbed"]
+
+
+def points(df: pd.DataFrame) -> pd.DataFrame:
+    """The steady-state step times (measure ``time``), one row per point.
+
+    Adds ``device`` (of the impl), ``time_s``, ``time_lo``, ``time_hi``, ``spread``,
+    ``unstable`` (IQR >= `UNSTABLE_IQR` of the median) and ``flagged`` (unstable or disturbed).
     """
-    out = df[
-        df["benchmark"].str.startswith("bench_step.") & df["benchmark"].str.endswith(".time_step")
-    ].copy()
-    grid_axis = [split_suite(s) for s in out["suite"]]
-    out["grid"] = pd.Series([g for g, _ in grid_axis], index=out.index, dtype="string")
-    out["axis"] = pd.Series([a for _, a in grid_axis], index=out.index, dtype="string")
-    defaults = Problem()
-    for name in PROBLEM_FIELDS:
-        out[name] = out[name].fillna(getattr(defaults, name))
-    out["device"] = out["impl"].map(impl_device).astype("string")
-    x = pd.Series(pd.NA, index=out.index, dtype="Int64")
-    for axis, param in AXES.items():
-        if param is not None:
-            x = x.mask((out["axis"] == axis).fillna(False).astype(bool), out[param])
-    out["x"] = x
+    out = df[(df["measure"] == "time") & df["impl"].notna()].copy()
+    impl, names = codes(out["impl"])
+    devices = np.asarray([impl_device(n) for n in names] + ["unknown"], dtype=object)
+    out["device"] = pd.Categorical(devices[impl])
     out["time_s"] = out["value"].where(out["status"] == "ok")
     out["time_lo"], out["time_hi"], out["spread"] = interval(out)
-    out["unstable"] = (out["q_75"] - out["q_25"]) / out["time_s"] >= UNSTABLE_IQR
+    _spread_flags(out)
     return out.reset_index(drop=True)
 
 
+def steps(df: pd.DataFrame) -> pd.DataFrame:
+    """`points`, one row per (point, sweep it lies on): see `reports.sweeps.assign`."""
+    return sweeps.assign(points(df))
+
+
 def ceilings(df: pd.DataFrame) -> pd.DataFrame:
-    """Measured peak GFLOP/s per (machine, commit, device, dtype): max over GEMM shapes."""
-    g = df[(df["benchmark"] == "bench_ceiling.Gemm.time_matmul") & (df["status"] == "ok")].copy()
-    cols = ["machine", "commit", "device", "dtype", "peak_gflops", "peak_shape"]
+    """Measured peak GFLOP/s per (machine, commit, device, dtype, threads): max over shapes.
+
+    CPU peaks are per thread count (threads NA on CUDA): a point is held to the peak of its own.
+    """
+    g = df[(df["measure"] == "gemm") & (df["status"] == "ok")].copy()
+    key = ["machine", "commit", "device", "dtype", "threads"]
+    cols = [*key, "peak_gflops", "peak_shape"]
     if g.empty:
         return pd.DataFrame(columns=cols)
     flops = 2.0 * g["m"].astype("float64") * g["k"].astype("float64") * g["n"].astype("float64")
     g["peak_gflops"] = flops / g["value"] / 1e9
     g["peak_shape"] = [f"{m}x{k}x{n}" for m, k, n in zip(g["m"], g["k"], g["n"], strict=True)]
-    best = (
-        g.sort_values("peak_gflops")
-        .groupby(["machine", "commit", "device", "dtype"], as_index=False, sort=True)
-        .tail(1)
-    )
-    return best[cols].sort_values(cols[:4]).reset_index(drop=True)
+    g[key[:4]] = g[key[:4]].astype(object)
+    best = g.sort_values("peak_gflops").groupby(key, dropna=False, sort=True).tail(1)
+    return best[cols].sort_values(key, na_position="first").reset_index(drop=True)
 
 
 def launch_floor(df: pd.DataFrame) -> pd.DataFrame:
     """The launch/sync floor per (machine, commit, device): an empty step's time."""
-    rows = df[(df["benchmark"] == "bench_ceiling.LaunchFloor.time_empty_step")]
-    rows = rows[rows["status"] == "ok"]
-    return rows[["machine", "commit", "device", "value"]].rename(columns={"value": "floor_s"})
+    rows = df[(df["measure"] == "floor") & (df["status"] == "ok")]
+    out = rows[["machine", "commit", "device", "value"]].rename(columns={"value": "floor_s"})
+    return out.astype({"machine": object, "commit": object, "device": object})
 
 
-#: The measurements beside the steady-state time, by asv method name.
+#: The measurements beside the steady-state time, by measure.
 MEASURES = {
-    "time_step": "time_s",
-    "track_device_time": "device_time_s",
-    "peakmem_step": "peak_rss_bytes",
-    "track_gpu_peak_memory": "gpu_peak_bytes",
-    "track_first_step": "first_step_s",
+    "time": "time_s",
+    "device_time": "device_time_s",
+    "peakmem": "peak_rss_bytes",
+    "gpu_memory": "gpu_peak_bytes",
+    "first_step": "first_step_s",
+    "relative": "relative_time",
 }
+
+
+def _fill_problem(rows: pd.DataFrame) -> pd.DataFrame:
+    rows = rows.copy()
+    defaults = Problem()
+    for name in PROBLEM_FIELDS:
+        col = rows[name].astype("Int64" if name in PROBLEM_FIELDS[:4] else object)
+        rows[name] = col.fillna(getattr(defaults, name))
+    return rows
 
 
 def measurements(df: pd.DataFrame) -> pd.DataFrame:
     """Every measurement of each point side by side: wall and CUDA-event time, peak memory,
-    the cold first step. One row per (machine, commit, impl, point); a point measured in several
-    sweeps takes their median; NaN where not measured (or skipped, or failed)."""
-    method = df["benchmark"].str.rsplit(".", n=1).str[-1]
-    rows = df[method.isin(list(MEASURES)) & (df["status"] == "ok") & df["impl"].notna()].copy()
-    rows["measure"] = method[rows.index].map(MEASURES)
-    defaults = Problem()
-    for name in PROBLEM_FIELDS:
-        rows[name] = rows[name].fillna(getattr(defaults, name))
-    key = ["machine", "commit", "impl", *POINT[3:]]
-    wide = rows.pivot_table(
-        index=key, columns="measure", values="value", aggfunc="median", dropna=False
-    )
+    the cold first step, the paired time relative to numpy. One row per (machine, commit, env,
+    impl, point); NaN where not measured (or skipped, or failed)."""
+    rows = df[df["measure"].isin(list(MEASURES)) & (df["status"] == "ok") & df["impl"].notna()]
+    rows = _fill_problem(rows)
+    rows["measure"] = rows["measure"].astype(object).map(MEASURES)
+    key = ["machine", "commit", "env", "impl", *POINT[3:]]
+    rows[key[:4]] = rows[key[:4]].astype(object)
+    wide = rows.pivot_table(index=key, columns="measure", values="value", aggfunc="median")
     wide = wide.dropna(how="all").reset_index()
     wide.columns.name = None
     for col in MEASURES.values():
@@ -170,10 +175,9 @@ def _flops(batch: int, d_in: int, hidden: int, d_out: int, dtype: str, loss: str
 
 
 def throughput(st: pd.DataFrame, peaks: pd.DataFrame) -> pd.DataFrame:
-    """``steps`` rows plus ``gflops`` (from `impls.cost`) and ``pct_peak`` of the same run's GEMM.
-
-    The peak is that of the same machine, commit, device and dtype; NaN where not measured.
-    """
+    """``st`` rows plus ``flops`` (`impls.cost`), ``gflops`` and ``pct_peak`` of the same run's
+    GEMM peak (same machine, commit, device, dtype; on CPU the same thread count); NaN where
+    that peak was not measured."""
     out = st.copy()
     flops = [
         _flops(int(b), int(d), int(h), int(o), str(t), str(lo), str(a))
@@ -182,51 +186,90 @@ def throughput(st: pd.DataFrame, peaks: pd.DataFrame) -> pd.DataFrame:
     out["flops"] = np.asarray(flops, dtype="float64")
     out["gflops"] = out["flops"] / out["time_s"] / 1e9
     key = ["machine", "commit", "device", "dtype"]
-    out = out.merge(peaks[[*key, "peak_gflops"]], on=key, how="left")
+    cuda = out["device"].astype(object) == "cuda"
+    out["peak_threads"] = out["threads"].astype("Int64").mask(cuda)
+    right = peaks[[*key, "threads", "peak_gflops"]].rename(columns={"threads": "peak_threads"})
+    right = right.astype(dict.fromkeys(key, object))
+    left = out.astype(dict.fromkeys(key, object))
+    left["peak_threads"] = left["peak_threads"].astype("Int64")
+    right["peak_threads"] = right["peak_threads"].astype("Int64")
+    out = left.merge(right, on=[*key, "peak_threads"], how="left")
     out["pct_peak"] = 100.0 * out["gflops"] / out["peak_gflops"]
-    return out
+    return out.drop(columns=["peak_threads"])
 
 
-def speedup(st: pd.DataFrame, baseline: str = "numpy") -> pd.DataFrame:
+def paired(df: pd.DataFrame) -> pd.DataFrame:
+    """The paired relative times (impl's time / numpy's, alternating in one process), one row
+    per point: the ratio, its interval and whether it is flagged."""
+    rows = df[(df["measure"] == "relative") & (df["status"] == "ok") & df["impl"].notna()].copy()
+    key = ["impl", *POINT]
+    if rows.empty:
+        return pd.DataFrame(columns=[*key, "ratio", "ratio_lo", "ratio_hi", "ratio_flagged"])
+    lo, hi, _ = interval(rows)
+    _spread_flags(rows)
+    out = rows[key].astype(
+        dict.fromkeys(("impl", *POINT[:3], "dtype", "loss", "activation"), object)
+    )
+    out = out.assign(ratio=rows["value"], ratio_lo=lo, ratio_hi=hi, ratio_flagged=rows["flagged"])
+    return out.drop_duplicates(key, keep="last").reset_index(drop=True)
+
+
+def _objects(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """``df`` with categorical key columns as plain objects, so merges match by value."""
+    conv = {c: object for c in cols if c in df.columns and str(df[c].dtype) == "category"}
+    return df.astype(conv) if conv else df
+
+
+def speedup(
+    st: pd.DataFrame, baseline: str = "numpy", pairs: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Speedup of every point over ``baseline`` at the same point (see `POINT`).
 
-    The baseline's time is taken from the same benchmark, else from any sweep holding that exact
-    point (the median of them). Columns added: baseline_impl, baseline_time_s, speedup
-    (= baseline_time_s / time_s), speedup_lo, speedup_hi, note (why a speedup is empty).
+    Where ``pairs`` (`paired`) has the point and the baseline is numpy, speedup = 1 / the
+    paired ratio (``paired`` True; interval 1/hi .. 1/lo); else the ratio of medians. Columns
+    added: baseline_impl, baseline_time_s, speedup, speedup_lo, speedup_hi, paired,
+    speedup_flagged (the numbers it rests on are flagged), note (why a speedup is empty).
     """
     key = list(POINT)
+    st = _objects(st, [*key, "impl"])
     base = st[(st["impl"] == baseline) & (st["status"] == "ok")]
-    cols = {"time_s": "baseline_time_s", "time_lo": "base_lo", "time_hi": "base_hi"}
-    same = base[[*key, "benchmark", *cols]].rename(columns=cols)
-    same = same.drop_duplicates([*key, "benchmark"])
-    other = (
-        base.groupby(key, dropna=False, as_index=False)[list(cols)].median().rename(columns=cols)
-    )
-    out = st.merge(same, on=[*key, "benchmark"], how="left")
-    fill = st[key].merge(other, on=key, how="left")
-    for col in cols.values():
-        out[col] = out[col].fillna(fill[col])
+    cols = {"time_s": "baseline_time_s", "time_lo": "base_lo", "time_hi": "base_hi",
+            "flagged": "base_flagged"}  # fmt: skip
+    same = base[[*key, *cols]].rename(columns=cols).drop_duplicates(key)
+    out = st.merge(same, on=key, how="left")
     out["baseline_impl"] = baseline
     out["speedup"] = out["baseline_time_s"] / out["time_s"]
     out["speedup_lo"] = out["base_lo"] / out["time_hi"]
     out["speedup_hi"] = out["base_hi"] / out["time_lo"]
-    note = pd.Series("", index=out.index, dtype="string")
-    note = note.mask(out["status"] != "ok", out["status"])
-    missing = (out["status"] == "ok") & out["baseline_time_s"].isna()
-    threads = out["threads"].astype("string").fillna("default")
+    out["speedup_flagged"] = out["flagged"] | out["base_flagged"].fillna(False).astype(bool)
+    out["paired"] = False
+    if pairs is not None and baseline == PAIRED_BASELINE and not pairs.empty:
+        p = _objects(pairs, [*key, "impl"])
+        out = out.merge(p, on=["impl", *key], how="left")
+        has = (out["status"] == "ok") & out["ratio"].notna()
+        out["speedup"] = out["speedup"].mask(has, 1.0 / out["ratio"])
+        out["speedup_lo"] = out["speedup_lo"].mask(has, 1.0 / out["ratio_hi"])
+        out["speedup_hi"] = out["speedup_hi"].mask(has, 1.0 / out["ratio_lo"])
+        flagged = out["ratio_flagged"].astype("boolean").fillna(False).astype(bool)
+        out["speedup_flagged"] = out["speedup_flagged"].mask(has, flagged)
+        out["paired"] = has.to_numpy(bool)
+        out = out.drop(columns=["ratio", "ratio_lo", "ratio_hi", "ratio_flagged"])
+    note = pd.Series("", index=out.index, dtype=object)
+    note = note.mask(out["status"] != "ok", out["status"].astype(object))
+    missing = (out["status"] == "ok") & out["speedup"].isna()
+    threads = out["threads"].astype("string").fillna("default").astype(object)
     note = note.mask(
         missing,
-        f"no {baseline} point at " + out["dtype"].astype("string") + ", " + threads + " threads",
+        f"no {baseline} point at " + out["dtype"].astype(object) + ", " + threads + " threads",
     )
     out["note"] = note
-    return out.drop(columns=["base_lo", "base_hi"])
+    return out.drop(columns=["base_lo", "base_hi", "base_flagged"])
 
 
-def _fairness(row: pd.Series) -> str:
+def _fairness(cpu_dtype, dtype, cores, threads) -> str:
     labels = []
-    if row["cpu_dtype"] != row["dtype"]:
-        labels.append(f"cross-dtype: CPU {row['cpu_dtype']} vs GPU {row['dtype']}")
-    cores, threads = row["cores"], row["cpu_threads"]
+    if cpu_dtype != dtype:
+        labels.append(f"cross-dtype: CPU {cpu_dtype} vs GPU {dtype}")
     if pd.isna(threads):
         labels.append("CPU thread count unknown")
     elif pd.isna(cores):
@@ -236,51 +279,45 @@ def _fairness(row: pd.Series) -> str:
     return "; ".join(labels) if labels else "fair"
 
 
-def gpu_gain(st: pd.DataFrame) -> pd.DataFrame:
+def gpu_gain(pts: pd.DataFrame) -> pd.DataFrame:
     """Each CUDA point over the best CPU implementation at the same machine, commit and size.
 
     The CPU side is chosen among CPU points of the same dtype if any exist (else any dtype),
-    from the same sweep if it has any (else another sweep holding that exact size), at the
-    highest thread count measured there, as the fastest implementation at that count; so the
-    CPU implementations are compared at equal threads. Columns added: cpu_impl, cpu_time_s,
-    cpu_threads, cpu_dtype, cores (physical, from the machine facts), gain (= cpu_time_s /
-    time_s), gain_lo, gain_hi, fairness ('fair', or what makes the comparison unequal).
+    at the highest thread count measured there, as the fastest implementation at that count;
+    so the CPU implementations are compared at equal threads. Columns added: cpu_impl,
+    cpu_time_s, cpu_threads, cpu_dtype, cores (physical, from the machine facts), gain
+    (= cpu_time_s / time_s), gain_lo, gain_hi, fairness ('fair', or what makes it unequal).
     """
-    ok = st[st["status"] == "ok"]
+    size = ["machine", "commit", "env", "loss", "activation", "batch", "d_in", "hidden", "d_out"]
+    pts = _objects(pts, [*size, "impl", "dtype", "device"])
+    ok = pts[pts["status"] == "ok"]
     gpu = ok[ok["device"] == "cuda"].reset_index(drop=True)
     gpu["gpu_row"] = np.arange(len(gpu))
-    size = ["machine", "commit", "env", "loss", "activation", "batch", "d_in", "hidden", "d_out"]
-    cpu_cols = {
-        "impl": "cpu_impl",
-        "time_s": "cpu_time_s",
-        "time_lo": "cpu_lo",
-        "time_hi": "cpu_hi",
-        "threads": "cpu_threads",
-        "dtype": "cpu_dtype",
-        "benchmark": "cpu_benchmark",
-    }
+    cpu_cols = {"impl": "cpu_impl", "time_s": "cpu_time_s", "time_lo": "cpu_lo",
+                "time_hi": "cpu_hi", "threads": "cpu_threads", "dtype": "cpu_dtype"}  # fmt: skip
     cpu = ok[ok["device"] == "cpu"][[*size, *cpu_cols]].rename(columns=cpu_cols)
     pairs = gpu.merge(cpu, on=size, how="inner")
     pairs["same_dtype"] = pairs["cpu_dtype"] == pairs["dtype"]
-    pairs["same_sweep"] = pairs["cpu_benchmark"] == pairs["benchmark"]
     pairs = pairs.sort_values(
-        ["gpu_row", "same_dtype", "same_sweep", "cpu_threads", "cpu_time_s"],
-        ascending=[True, False, False, False, True],
+        ["gpu_row", "same_dtype", "cpu_threads", "cpu_time_s"],
+        ascending=[True, False, False, True],
         na_position="last",
     )
-    # Only the dtype, sweep and thread count chosen first compete: the fastest impl there wins.
-    chosen = ["gpu_row", "cpu_dtype", "cpu_benchmark", "cpu_threads"]
+    # Only the dtype and thread count chosen first compete: the fastest impl there wins.
+    chosen = ["gpu_row", "cpu_dtype", "cpu_threads"]
     pairs = pairs.merge(pairs.groupby("gpu_row").head(1)[chosen], on=chosen, how="inner")
     best = pairs.sort_values(["gpu_row", "cpu_time_s"]).groupby("gpu_row").head(1)
-    out = best.drop(columns=["same_dtype", "same_sweep"]).reset_index(drop=True)
-    out["cores"] = pd.to_numeric(out["fact_physical_cores"], errors="coerce").astype("Int64")
+    out = best.drop(columns=["same_dtype"]).reset_index(drop=True)
+    cores = out["fact_physical_cores"].astype(object) if len(out) else pd.Series(dtype=object)
+    out["cores"] = pd.to_numeric(cores, errors="coerce").astype("Int64")
     out["gain"] = out["cpu_time_s"] / out["time_s"]
     out["gain_lo"] = out["cpu_lo"] / out["time_hi"]
     out["gain_hi"] = out["cpu_hi"] / out["time_lo"]
-    if out.empty:
-        out["fairness"] = pd.Series(dtype="string")
-    else:
-        out["fairness"] = out.apply(_fairness, axis=1).astype("string")
+    out["fairness"] = [
+        _fairness(*v)
+        for v in zip(out["cpu_dtype"], out["dtype"], out["cores"], out["cpu_threads"], strict=True)
+    ]
+    out["fairness"] = out["fairness"].astype(object)
     return out.drop(columns=["gpu_row", "cpu_lo", "cpu_hi"])
 
 
@@ -307,25 +344,34 @@ def crossover_point(xs: list[float], gains: list[float]) -> tuple[float, float]:
     return x1, math.exp(math.log(x0) + t * (math.log(x1) - math.log(x0)))
 
 
-def crossovers(gain: pd.DataFrame) -> pd.DataFrame:
-    """Per machine, commit, size axis, CUDA impl and dtype: where the GPU starts to win.
+CROSS_KEYS = ["machine", "commit", "sweep", "sweep_title", "axis", "impl", "dtype"]
 
-    Columns: machine, commit, grid, axis, benchmark, impl, dtype, loss, activation, crossover
-    (first measured size from which it wins), crossover_est (log-interpolated), smallest,
-    largest (sizes measured), gain_at_largest, cpu_impl_at_largest, cpu_threads (the CPU
-    side's thread counts), cpu_dtype, fairness (the labels of all points), verdict (a phrase).
+
+def crossovers(gain: pd.DataFrame) -> pd.DataFrame:
+    """Per machine, commit, size sweep of the CUDA points, CUDA impl and dtype: where the GPU
+    starts to win. ``gain``: `gpu_gain` rows (sweeps are assigned here).
+
+    Columns: the keys, crossover (first measured size from which it wins), crossover_est
+    (log-interpolated), smallest, largest (sizes measured), gain_at_largest,
+    cpu_impl_at_largest, cpu_threads (the CPU side's thread counts), cpu_dtype, fairness (the
+    labels of all points), verdict (a phrase).
     """
-    keys = ["machine", "commit", "grid", "axis", "benchmark", "impl", "dtype", "loss", "activation"]
+    columns = [*CROSS_KEYS, "crossover", "crossover_est", "smallest", "largest",
+               "gain_at_largest", "cpu_impl_at_largest", "cpu_threads", "cpu_dtype",
+               "fairness", "verdict"]  # fmt: skip
     rows = []
-    g = gain[gain["axis"].isin(SIZE_AXES)]
-    for k, grp in g.groupby(keys, sort=True):
+    g = sweeps.assign(gain) if len(gain) else gain
+    if len(g):
+        g = g[g["axis"].isin(SIZE_AXES)]
+        g = g.astype(dict.fromkeys(CROSS_KEYS, object))
+    for k, grp in g.groupby(CROSS_KEYS, sort=True) if len(g) else []:
         grp = grp.sort_values("x")
         xs, gains = grp["x"].astype(float).tolist(), grp["gain"].tolist()
         cross, est = crossover_point(xs, gains)
         last = grp.iloc[-1]
         if math.isnan(cross):
             verdict = f"never wins up to {int(xs[-1])}"
-        elif cross == xs[0] and len(xs) > 0 and all(v > 1 for v in gains):
+        elif cross == xs[0] and all(v > 1 for v in gains):
             verdict = f"wins at every size measured (from {int(cross)})"
         else:
             verdict = f"wins from {int(cross)} (about {est:.0f} interpolated)"
@@ -333,7 +379,7 @@ def crossovers(gain: pd.DataFrame) -> pd.DataFrame:
         threads = sorted({int(t) for t in grp["cpu_threads"].dropna()})
         rows.append(
             {
-                **dict(zip(keys, k, strict=True)),
+                **dict(zip(CROSS_KEYS, k, strict=True)),
                 "crossover": cross,
                 "crossover_est": est,
                 "smallest": xs[0],
@@ -346,69 +392,122 @@ def crossovers(gain: pd.DataFrame) -> pd.DataFrame:
                 "verdict": verdict,
             }
         )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            *keys,
-            "crossover",
-            "crossover_est",
-            "smallest",
-            "largest",
-            "gain_at_largest",
-            "cpu_impl_at_largest",
-            "cpu_threads",
-            "cpu_dtype",
-            "fairness",
-            "verdict",
-        ],
-    )
+    return pd.DataFrame(rows, columns=columns)
 
 
-def changes(st: pd.DataFrame) -> pd.DataFrame:
+#: Columns that describe a point in the changes table.
+CHANGE_POINT = ["machine", "point", "impl", "dtype", "threads", "batch", "d_in", "hidden",
+                "d_out", "loss", "activation"]  # fmt: skip
+
+
+def changes(pts: pd.DataFrame, only_changed: bool = False) -> pd.DataFrame:
     """Each point's time at consecutive commits (by commit date) of one machine, and the ratio.
 
     ``ratio`` = new / old (below 1: faster); ``change`` is 'faster' or 'slower' when the ratio is
     beyond `CHANGE_FACTOR` and the two intervals do not overlap (intervals unknown: the factor
-    alone decides), else 'same'.
+    alone decides), else 'same'; ``flagged`` when either time is flagged. ``pts``: `points`
+    rows of one environment per commit (a point is its label). ``only_changed``: keep the
+    faster and slower rows only. Vectorised: a history of a thousand commits is one sort.
     """
-    point = ["machine", "benchmark", "impl", *POINT[3:]]
-    ok = st[st["status"] == "ok"].sort_values(["date", "commit"])
-    ok = ok.drop_duplicates([*point, "commit"], keep="last")
-    cols = ["commit", "date", "time_s", "time_lo", "time_hi"]
-    prev = ok.groupby(point, dropna=False, sort=False)[cols].shift(1)
-    out = ok[[*point, *cols]].copy()
-    for c in cols:
-        out[f"{c}_old"] = prev[c]
-    out = out.rename(columns={c: f"{c}_new" for c in cols})
-    out = out[out["commit_old"].notna()].reset_index(drop=True)
-    out["ratio"] = out["time_s_new"] / out["time_s_old"]
-    apart = (out["time_lo_new"] > out["time_hi_old"]) | (out["time_hi_new"] < out["time_lo_old"])
-    known = out[["time_lo_new", "time_hi_new", "time_lo_old", "time_hi_old"]].notna().all(axis=1)
+    ok = pts[pts["status"] == "ok"]
+    machine, point = codes(ok["machine"])[0], codes(ok["point"])[0]
+    date = instants(ok["date"])
+    commit = codes(ok["commit"])[0]
+    order = np.lexsort((commit, date, point, machine))
+    m, p, c = machine[order], point[order], commit[order]
+    follows = (m[1:] == m[:-1]) & (p[1:] == p[:-1]) & (c[1:] != c[:-1])
+    new, old = order[1:][follows], order[:-1][follows]
+    t = {k: ok[k].to_numpy(dtype="float64") for k in ("time_s", "time_lo", "time_hi")}
+    flagged = ok["flagged"].to_numpy(bool)
+    ratio = t["time_s"][new] / t["time_s"][old]
+    lo_new, hi_new, lo_old, hi_old = (
+        t["time_lo"][new],
+        t["time_hi"][new],
+        t["time_lo"][old],
+        t["time_hi"][old],
+    )
+    apart = (lo_new > hi_old) | (hi_new < lo_old)
+    known = ~(np.isnan(lo_new) | np.isnan(hi_new) | np.isnan(lo_old) | np.isnan(hi_old))
     real = apart | ~known
     change = np.where(
-        real & (out["ratio"] > CHANGE_FACTOR),
+        real & (ratio > CHANGE_FACTOR),
         "slower",
-        np.where(real & (out["ratio"] < 1 / CHANGE_FACTOR), "faster", "same"),
+        np.where(real & (ratio < 1 / CHANGE_FACTOR), "faster", "same"),
     )
-    out["change"] = pd.Series(change, index=out.index, dtype="string")
+    keep = change != "same" if only_changed else np.ones(len(new), dtype=bool)
+    new, old = new[keep], old[keep]
+    out = ok.iloc[new][[c for c in CHANGE_POINT if c in ok.columns]].reset_index(drop=True)
+    for side, idx in (("new", new), ("old", old)):
+        out[f"commit_{side}"] = ok["commit"].to_numpy()[idx]
+        out[f"date_{side}"] = ok["date"].array.take(idx)
+        for k in ("time_s", "time_lo", "time_hi"):
+            out[f"{k}_{side}"] = t[k][idx]
+    out["ratio"] = ratio[keep]
+    out["change"] = change[keep]
+    out["flagged"] = flagged[new] | flagged[old]
+    out["date_new"] = pd.to_datetime(out["date_new"], utc=True)
+    out["date_old"] = pd.to_datetime(out["date_old"], utc=True)
     return out
+
+
+def choose_env(df: pd.DataFrame, env: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """One environment per (machine, commit), and a sentence per environment left out.
+
+    By default the one with the most ok points, ties broken by the newest run; ``env``: that
+    one wherever it exists (ValueError, listing those there, if it exists nowhere).
+    """
+    envs = set(pd.unique(df["env"].astype(object))) if env is not None else set()
+    if env is not None:
+        if env not in envs:
+            raise ValueError(
+                f"env {env!r} is not in the results (there: {', '.join(sorted(envs))})"
+            )
+        return df[df["env"] == env], []
+    (m, machines), (c, commits), (e, envs) = (codes(df[k]) for k in ("machine", "commit", "env"))
+    key = (m * (len(commits) + 1) + c) * (len(envs) + 1) + e
+    runs = pd.DataFrame({"key": key, "m": m, "c": c, "e": e, "run_date": instants(df["run_date"]),
+                         "ok": (df["status"] == "ok").to_numpy(int)})  # fmt: skip
+    counts = runs.groupby("key", sort=False).agg(
+        m=("m", "first"), c=("c", "first"), e=("e", "first"), ok=("ok", "sum"),
+        run_date=("run_date", "max"),
+    )  # fmt: skip
+    if not counts.duplicated(["m", "c"]).any():
+        return df, []
+    counts["name"] = envs[counts["e"].to_numpy()]
+    counts = counts.sort_values(["ok", "run_date", "name"], ascending=[False, False, True])
+    chosen = counts.drop_duplicates(["m", "c"])
+    notes = [
+        f"{machines[r.m]} commit {str(commits[r.c])[:8]}: env {r.name} ({r.ok} ok points) left out"
+        for r in counts.drop(chosen.index).itertuples()
+    ]
+    return df[np.isin(key, chosen.index.to_numpy())], notes
 
 
 def latest(df: pd.DataFrame, machine: str | None = None, commit: str | None = None) -> pd.DataFrame:
     """The rows of one commit per machine: ``commit`` (a prefix) or the latest by commit date.
 
-    ValueError (with what exists) when the machine or commit is not in the results.
+    ValueError (with what exists) when the machine or commit is not in the results, or the
+    commit prefix is empty.
     """
     if machine is not None:
-        if machine not in set(df["machine"]):
-            known = ", ".join(sorted(set(df["machine"])))
+        if machine not in set(df["machine"].astype(object)):
+            known = ", ".join(sorted(set(df["machine"].astype(object))))
             raise ValueError(f"machine {machine!r} is not in the results (there: {known})")
         df = df[df["machine"] == machine]
     if commit is not None:
-        sel = df[df["commit"].str.startswith(commit)]
-        if sel.empty:
-            known = ", ".join(sorted({c[:8] for c in df["commit"]}))
+        if not commit:
+            raise ValueError("commit prefix is empty: give the first digits of a commit hash")
+        commits = pd.Series(df["commit"].astype(object).unique())
+        match = set(commits[commits.str.startswith(commit)])
+        if not match:
+            known = ", ".join(sorted({c[:8] for c in commits}))
             raise ValueError(f"commit {commit!r} is not in the results (there: {known})")
-        return sel
-    order = df.sort_values(["date", "commit"]).groupby("machine")["commit"].last()
-    return df[df["commit"] == df["machine"].map(order)]
+        return df[df["commit"].astype(object).isin(match)]
+    m, c = codes(df["machine"])[0], codes(df["commit"])[0]
+    date = instants(df["date"])
+    runs = pd.DataFrame({"m": m, "c": c, "date": date, "commit": df["commit"].to_numpy()})
+    runs = runs.drop_duplicates(["m", "c"]).sort_values(["date", "commit"])
+    last = runs.groupby("m")["c"].last()
+    pick = np.full(int(m.max(initial=0)) + 1, -2, dtype=np.int64)
+    pick[last.index.to_numpy()] = last.to_numpy()
+    return df[pick[m] == c]

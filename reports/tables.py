@@ -10,11 +10,12 @@ import math
 
 import pandas as pd
 
-#: speedup.csv's columns, the issue's required ones first.
+#: speedup.csv's columns: the point first, then the comparison, then its quality.
 SPEEDUP_COLUMNS = [
     "machine",
     "commit",
-    "benchmark",
+    "env",
+    "point",
     "impl",
     "dtype",
     "threads",
@@ -28,18 +29,21 @@ SPEEDUP_COLUMNS = [
     "speedup",
     "speedup_lo",
     "speedup_hi",
+    "paired",
     "loss",
     "activation",
-    "axis",
     "status",
     "spread",
     "unstable",
+    "disturbed",
+    "speedup_flagged",
     "note",
 ]
 GAIN_COLUMNS = [
     "machine",
     "commit",
-    "benchmark",
+    "env",
+    "point",
     "impl",
     "dtype",
     "batch",
@@ -51,19 +55,20 @@ GAIN_COLUMNS = [
     "cpu_time_s",
     "cpu_threads",
     "cpu_dtype",
-    "cpu_benchmark",
     "cores",
     "gain",
     "gain_lo",
     "gain_hi",
     "fairness",
+    "flagged",
     "loss",
     "activation",
 ]
 THROUGHPUT_COLUMNS = [
     "machine",
     "commit",
-    "benchmark",
+    "env",
+    "point",
     "impl",
     "device",
     "dtype",
@@ -77,15 +82,23 @@ THROUGHPUT_COLUMNS = [
     "gflops",
     "peak_gflops",
     "pct_peak",
+    "flagged",
     "loss",
     "activation",
 ]
-ORDER = ["machine", "commit", "benchmark", "impl", "dtype", "threads", "batch", "d_in", "hidden"]
+ORDER = ["machine", "commit", "env", "impl", "dtype", "threads", "batch", "d_in", "hidden",
+         "d_out", "loss", "activation"]  # fmt: skip
+
+
+def plain(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with categorical columns as plain values (they sort by value, not by category)."""
+    conv = {c: object for c in df.columns if str(df[c].dtype) == "category"}
+    return df.astype(conv) if conv else df
 
 
 def _sorted(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     keys = [c for c in ORDER if c in columns]
-    return df[columns].sort_values(keys, na_position="last").reset_index(drop=True)
+    return plain(df[columns]).sort_values(keys, na_position="last").reset_index(drop=True)
 
 
 def _sizes(t: pd.DataFrame) -> list[str]:
@@ -147,27 +160,36 @@ def fmt_num(value: object, digits: int = 3) -> str:
     return str(value)
 
 
+def _time_text(t: pd.DataFrame) -> list[str]:
+    """Each time as text, '!' where unstable, '~' where disturbed; the status where not ok."""
+    return [
+        (fmt_time(v) + (" !" if u else "") + (" ~" if d else "")) if s == "ok" else s
+        for v, s, u, d in zip(t["time_s"], t["status"], t["unstable"], t["disturbed"], strict=True)
+    ]
+
+
 def speedup_view(sp: pd.DataFrame) -> pd.DataFrame:
     """The speedup table as text, one row per point and impl; baseline rows and skipped points
-    (e.g. off a scale sweep's diagonal, or CUDA on a CPU machine) are left to the CSV."""
+    (e.g. CUDA on a CPU machine) are left to the CSV. A paired speedup says so."""
     t = speedup_table(sp[(sp["impl"] != sp["baseline_impl"]) & (sp["status"] != "skipped")])
     view = pd.DataFrame(
         {
             "machine": t["machine"],
             "commit": t["commit"].str[:8],
-            "sweep": t["benchmark"].str.split(".").str[1],
             "impl": t["impl"],
             "dtype": t["dtype"],
             "threads": [fmt_num(v) for v in t["threads"]],
             "B×D×H×O": _sizes(t),
-            "time": [
-                (fmt_time(v) + (" !" if u else "")) if s == "ok" else s
-                for v, s, u in zip(t["time_s"], t["status"], t["unstable"], strict=True)
-            ],
+            "time": _time_text(t),
             f"vs {t['baseline_impl'].iloc[0] if len(t) else 'baseline'}": [
-                n if n else fmt_ratio(v, lo, hi)
-                for v, lo, hi, n in zip(
-                    t["speedup"], t["speedup_lo"], t["speedup_hi"], t["note"], strict=True
+                n if n else fmt_ratio(v, lo, hi) + (" paired" if p else "")
+                for v, lo, hi, n, p in zip(
+                    t["speedup"],
+                    t["speedup_lo"],
+                    t["speedup_hi"],
+                    t["note"],
+                    t["paired"],
+                    strict=True,
                 )
             ],
         }
@@ -181,7 +203,6 @@ def gain_view(gain: pd.DataFrame) -> pd.DataFrame:
     view = pd.DataFrame(
         {
             "machine": t["machine"],
-            "sweep": t["benchmark"].str.split(".").str[1],
             "GPU impl": t["impl"],
             "dtype": t["dtype"],
             "B×D×H×O": _sizes(t),
@@ -194,6 +215,7 @@ def gain_view(gain: pd.DataFrame) -> pd.DataFrame:
                 fmt_ratio(*v) for v in zip(t["gain"], t["gain_lo"], t["gain_hi"], strict=True)
             ],
             "fairness": t["fairness"],
+            "flagged": ["yes" if f else "" for f in t["flagged"]],
         }
     )
     return _with_exercises(view, t)
@@ -203,7 +225,7 @@ def crossover_view(cross: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "machine": cross["machine"],
-            "sweep": cross["grid"] + cross["axis"],
+            "sweep": cross["sweep_title"],
             "GPU impl": cross["impl"],
             "dtype": cross["dtype"],
             "GPU wins": cross["verdict"],
@@ -218,10 +240,9 @@ def crossover_view(cross: pd.DataFrame) -> pd.DataFrame:
 
 
 def _point_columns(t: pd.DataFrame) -> dict[str, object]:
-    """The columns that name a measured point: machine, sweep, impl, dtype, threads, sizes."""
+    """The columns that name a measured point: machine, impl, dtype, threads, sizes."""
     return {
         "machine": t["machine"],
-        "sweep": t["benchmark"].str.split(".").str[1],
         "impl": t["impl"],
         "dtype": t["dtype"],
         "threads": [fmt_num(v) for v in t["threads"]],
@@ -242,8 +263,13 @@ def throughput_view(th: pd.DataFrame) -> pd.DataFrame:
     return _with_exercises(view, t)
 
 
-def changes_view(ch: pd.DataFrame) -> pd.DataFrame:
-    t = ch[ch["change"] != "same"]
+def changes_view(ch: pd.DataFrame, last: int = 50) -> pd.DataFrame:
+    """The changes (not the 'same' rows) into the ``last`` commits of each machine, newest
+    first."""
+    t = plain(ch[ch["change"] != "same"])
+    if len(t):
+        rank = t.groupby("machine")["date_new"].rank(method="dense", ascending=False)
+        t = t[rank <= last].sort_values(["machine", "date_new"], ascending=[True, False])
     view = pd.DataFrame(
         {
             **_point_columns(t),
@@ -252,7 +278,8 @@ def changes_view(ch: pd.DataFrame) -> pd.DataFrame:
             "time before": [fmt_time(v) for v in t["time_s_old"]],
             "time after": [fmt_time(v) for v in t["time_s_new"]],
             "new/old": [fmt_num(v) for v in t["ratio"]],
-            "change": t["change"],
+            "change": t["change"]
+            + pd.Series(["" if not f else " (flagged)" for f in t["flagged"]], index=t.index),
         }
     )
     return _with_exercises(view, t)
@@ -265,7 +292,7 @@ def fmt_bytes(n: float) -> str:
 
 
 def measurements_view(m: pd.DataFrame) -> pd.DataFrame:
-    t = m.sort_values(["machine", "commit", "impl", "dtype", "threads", "batch", "d_in", "hidden"])
+    t = plain(m).sort_values(ORDER)
     return pd.DataFrame(
         {
             "machine": t["machine"],
@@ -279,6 +306,7 @@ def measurements_view(m: pd.DataFrame) -> pd.DataFrame:
             "peak RSS": [fmt_bytes(v) for v in t["peak_rss_bytes"]],
             "GPU peak": [fmt_bytes(v) for v in t["gpu_peak_bytes"]],
             "first step": [fmt_time(v) for v in t["first_step_s"]],
+            "paired time / numpy's": [fmt_num(v) for v in t["relative_time"]],
         }
     )
 
@@ -292,6 +320,7 @@ def peaks_view(peaks: pd.DataFrame, floors: pd.DataFrame) -> pd.DataFrame:
             "commit": t["commit"].str[:8],
             "device": t["device"],
             "dtype": t["dtype"],
+            "threads": [fmt_num(v) for v in t["threads"]],
             "peak GFLOP/s": [fmt_num(v, 4) for v in t["peak_gflops"]],
             "at m×k×n": t["peak_shape"],
             "empty step (floor)": [fmt_time(v) for v in t["floor_s"]],

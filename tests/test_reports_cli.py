@@ -6,6 +6,7 @@ import contextlib
 import csv
 import hashlib
 import io
+import json
 import re
 import shutil
 from html.parser import HTMLParser
@@ -66,26 +67,32 @@ def test_writes_the_report(run):
     assert run["rc"] == 0
     names = {p.name for p in out.iterdir()}
     assert {"index.html", "report.md", "speedup.csv", "gpu_gain.csv", "crossover.csv"} <= names
-    for stem in ("speedup_QuickBatch", "gflops_QuickBatch", "gpu_gain_QuickHidden"):
+    for stem in ("speedup_batch-float32-1t", "gpu_gain_batch-float32-1t",
+                 "gpu_gain_hidden-float32-8t"):  # fmt: skip
         assert {f"{stem}.png", f"{stem}.svg"} <= names
-    assert (out / "speedup_QuickBatch.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # numpy alone on the float64 hidden sweep: no speedup to draw there.
+    assert "speedup_hidden-float64-8t.png" not in names
+    assert (out / "speedup_batch-float32-1t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not [n for n in names if n.endswith(".tmp")]  # atomic writes leave nothing behind
+    assert (out / ".cache").is_dir()  # parsed results kept beside the report, not in results
 
 
 def test_speedup_csv(run):
     with (run["out"] / "speedup.csv").open() as f:
         rows = list(csv.DictReader(f))
     row = next(
-        r
-        for r in rows
-        if (r["benchmark"], r["impl"], r["batch"])
-        == ("bench_step.QuickBatch.time_step", "torch-cuda", "1024")
+        r for r in rows if r["point"] == "torch-cuda/1024x1000x100x10/float32/squared-relu/1t"
     )
     assert float(row["speedup"]) == pytest.approx(32.0)
     assert float(row["speedup"]) == pytest.approx(
         float(row["baseline_time_s"]) / float(row["time_s"])
     )
     assert (row["threads"], row["dtype"], row["d_in"]) == ("1", "float32", "1000")
+    assert (row["env"], row["paired"], row["disturbed"]) == (
+        "existing-py_usr_bin_python3",
+        "False",
+        "False",
+    )
 
 
 def test_page_is_self_contained_and_links_resolve(run):
@@ -117,11 +124,37 @@ def test_terminal_summary(tmp_path, capsys, no_write):
     out = capsys.readouterr().out
     assert rc == 0
     assert "cpubox (commit bbbbbbbb): no CUDA results on this machine" in out
-    assert "torch-cpu: up to 8.00x over numpy" in out
+    # The best speedup is at an exercise point (no swept size): said by its point.
+    assert "torch-cpu: up to 10.00x over numpy (at 64×1000×100×10 exp-sigmoid, float32, 2 " in out
     assert "gpubox (commit cccccccc): GPU gain over the best CPU implementation" in out
-    assert "wins from 256 (about 141 interpolated); 16.00x at 1024 over torch-cpu" in out
+    assert (
+        "batch sweep — d_in 1000, hidden 100, float32, 8 threads: torch-cuda wins from 256 "
+        "(about 141 interpolated); 16.00x at 1024 over torch-cpu" in out
+    )
     assert "UNEQUAL: CPU on 1 of 8 cores" in out
     assert f"open {tmp_path / 'o' / 'index.html'}" in out
+
+
+def test_flagged_points_are_counted_never_quoted(tmp_path, capsys, no_write):
+    """cpubox's 10x exercise point made unstable: the headline moves to the next best point,
+    and the summary says how many points were flagged and what to do."""
+    results = tmp_path / "r"
+    shutil.copytree(FIXTURES / "handmade", results)
+    path = next((results / "cpubox").glob("b*.json"))
+    data = json.loads(path.read_text())
+    row = data["results"]["bench_step.Step.track_time"]
+    i = row[1][0].index("'torch-cpu/64x1000x100x10/float32/exp-sigmoid/2t'")
+    row[8][i] = row[0][i] * 1.5  # q_75: an interquartile range of half the median
+    path.write_text(json.dumps(data))
+    rc = main(["--results", str(results), "--out", str(tmp_path / "o"), "--machine", "cpubox"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "10.00x" not in out
+    assert "torch-cpu: up to 8.00x over numpy (at 1024×1000×100×10, float32, 2 threads)" in out
+    assert "WARNING: 1 of 8 points flagged and not quoted here (1 unstable" in out
+    assert "fewer threads" in out
+    assert "quieter machine" in out
+    assert "more rounds" in out
 
 
 def test_gpu_summary_only(tmp_path, capsys, no_write):
@@ -144,10 +177,57 @@ def test_broken_files_are_named_and_the_rest_reported(tmp_path, capsys, no_write
     rc = main(["--results", str(FIXTURES / "broken"), "--out", str(tmp_path / "o")])
     out, err = capsys.readouterr()
     assert rc == 0
-    assert err.count("warning: skipping ") == 6
+    assert err.count("warning: skipping ") == 7
+    assert len(err.strip().splitlines()) == 11  # one line per problem, no traceback
     assert "-truncated.json: not valid JSON" in err
     assert "gpubox (commit cccccccc): GPU gain" in out
     assert "oldbox (commit bbbbbbbb)" in out
+    assert "badbox (commit aaaaaaaa)" in out
+    assert "3 impossible times (zero, negative or infinite) marked bad" in out
+
+
+def test_every_file_bad_names_them(tmp_path, capsys):
+    results = tmp_path / "r"
+    (results / "box").mkdir(parents=True)
+    shutil.copy(FIXTURES / "handmade" / "benchmarks.json", results)
+    (results / "box" / "aaaa-env.json").write_text('{"version": 2}')
+    rc = main(["--results", str(results), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert err[-1].startswith("error: no usable asv results under")
+    assert "aaaa-env.json (missing key 'commit_hash')" in err[-1]
+    assert "Traceback" not in "\n".join(err)
+
+
+def test_only_old_layout_one_line(tmp_path, capsys):
+    rc = main(["--results", str(FIXTURES / "old"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.startswith("error: only results from before point labels under")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_old_layout_beside_new_one_note(tmp_path, capsys, no_write):
+    results = tmp_path / "r"
+    shutil.copytree(FIXTURES / "handmade", results)
+    shutil.copytree(FIXTURES / "old" / "ffbench-ci", results / "ffbench-ci")
+    rc = main(["--results", str(results), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 0
+    assert len(err.strip().splitlines()) == 1
+    assert "left out 2 benchmarks in 1 file" in err
+    assert "not comparable with the current protocol" in err
+
+
+def test_figures_are_byte_identical_between_runs(tmp_path):
+    argv = ["--results", str(FIXTURES / "handmade"), "--machine", "gpubox", "--no-cache"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    assert main([*argv, "--out", str(tmp_path / "b")]) == 0
+    svgs = sorted(p.name for p in (tmp_path / "a").glob("*.svg"))
+    assert svgs
+    for name in svgs:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    assert "<dc:date>" not in (tmp_path / "a" / svgs[0]).read_text()
 
 
 @pytest.mark.parametrize(
@@ -158,6 +238,14 @@ def test_broken_files_are_named_and_the_rest_reported(tmp_path, capsys, no_write
         (["--machine", "nope"], "machine 'nope' is not in the results"),
         (["--commit", "12345"], "commit '12345' is not in the results"),
         (["--baseline", "jax"], "baseline 'jax' has no results"),
+        (
+            ["--baseline", "torch-cuda", "--machine", "cpubox"],
+            "has no results (implementations: numpy, torch-cpu)",
+        ),
+        (["--commit", ""], "--commit is empty"),
+        (["--env", "nope"], "env 'nope' is not in the results"),
+        (["--results", "{results}/benchmarks.json"], "is a file, not a directory"),
+        (["--results", "{tmp}/loop"], "is a symlink loop"),
         (["--out", "{tmp}/file/sub"], "cannot create output dir"),
         (["--out", "{tmp}/file"], "exists and is not a directory"),
         (["--out", "{results}/report"], "is inside the results dir"),
@@ -165,6 +253,8 @@ def test_broken_files_are_named_and_the_rest_reported(tmp_path, capsys, no_write
 )
 def test_bad_input_one_line(tmp_path, capsys, args, message):
     (tmp_path / "file").write_text("not a directory")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop")
     argv = ["--results", str(FIXTURES / "handmade"), "--out", str(tmp_path / "o")]
     argv += [a.format(tmp=tmp_path, results=FIXTURES / "handmade") for a in args]
     rc = main(argv)
@@ -180,7 +270,8 @@ def test_help(capsys):
         main(["--help"])
     assert exc.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--results", "--out", "--machine", "--commit", "--baseline", "--summary"):
+    for option in ("--results", "--out", "--machine", "--commit", "--env", "--baseline",
+                   "--summary", "--no-cache"):  # fmt: skip
         assert option in text
 
 

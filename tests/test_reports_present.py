@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reports import figures, stats, tables
+from reports import figures, stats, summary, sweeps, tables
 from reports.load import load_results
 from reports.report import build
 
@@ -15,19 +15,24 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(scope="module")
-def st() -> pd.DataFrame:
-    return stats.steps(stats.latest(load_results(FIXTURES / "handmade")))
+def df() -> pd.DataFrame:
+    return stats.latest(load_results(FIXTURES / "handmade"))
+
+
+@pytest.fixture(scope="module")
+def pts(df) -> pd.DataFrame:
+    return stats.points(df)
 
 
 def labels(ax) -> list[str]:
     return ax.get_legend_handles_labels()[1]
 
 
-def test_speedup_figure_lines_and_reference(st):
-    fig = figures.speedup_figure(stats.speedup(st), "QuickBatch")
-    axes = fig.axes
-    assert [ax.get_title() for ax in axes] == ["cpubox", "gpubox", "labbox"]
-    gpubox = axes[1]
+def test_speedup_figure_lines_and_reference(pts, df):
+    sp = sweeps.assign(stats.speedup(pts, "numpy", stats.paired(df)))
+    fig = figures.speedup_figure(sp, "batch-float32-8t")
+    (gpubox,) = fig.axes
+    assert gpubox.get_title() == "gpubox"
     assert labels(gpubox) == ["torch-cpu", "torch-cuda", "numpy (1x)"]  # baseline not a line
     assert gpubox.get_xscale() == "log"
     assert gpubox.get_xlabel() == "batch size"
@@ -37,49 +42,92 @@ def test_speedup_figure_lines_and_reference(st):
     cuda = next(ln for ln in gpubox.get_lines() if ln.get_label() == "torch-cuda")
     assert list(cuda.get_xdata()) == [64, 256, 1024]
     assert list(cuda.get_ydata()) == pytest.approx([0.5, 4.0, 32.0])
+    cpu = next(ln for ln in gpubox.get_lines() if ln.get_label() == "torch-cpu")
+    assert list(cpu.get_ydata()) == pytest.approx([1.25, 2.0, 1 / 0.45])  # paired at 1024
     assert "Speedup over numpy" in fig.get_suptitle()
+    assert "batch sweep — d_in 1000, hidden 100, float32, 8 threads" in fig.get_suptitle()
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == labels(gpubox)
 
 
-def test_gain_figure_states_cpu_side_and_unfairness(st):
-    gain = stats.gpu_gain(st)
-    fig = figures.gain_figure(gain, stats.crossovers(gain), "QuickBatch")
-    gpubox, labbox = fig.axes
+def test_machines_side_by_side_share_a_sweep():
+    two = load_results(FIXTURES / "two")
+    sp = sweeps.assign(stats.speedup(stats.points(stats.latest(two))))
+    fig = figures.speedup_figure(sp, "batch-float32-8t")
+    assert [ax.get_title() for ax in fig.axes] == ["gpubox", "lab-copy"]
+
+
+def test_gain_figure_states_cpu_side_and_unfairness(pts):
+    gain = stats.gpu_gain(pts)
+    cross = stats.crossovers(gain)
+    fig = figures.gain_figure(sweeps.assign(gain), cross, "batch-float32-8t")
+    (gpubox,) = fig.axes
     assert gpubox.get_title() == "gpubox\nCPU side: 8 threads of 8 cores, float32"
-    assert labbox.get_title() == "labbox\nCPU side: 1 thread of 8 cores, float32"
     assert [t.get_text() for t in gpubox.texts if "UNEQUAL" in t.get_text()] == []
+    assert "torch-cuda crossover ≈ 141" in [t.get_text() for t in gpubox.texts]
+    fig = figures.gain_figure(sweeps.assign(gain), cross, "batch-float32-1t")
+    (labbox,) = fig.axes
+    assert labbox.get_title() == "labbox\nCPU side: 1 thread of 8 cores, float32"
     assert "UNEQUAL: CPU on 1 of 8 cores" in [t.get_text() for t in labbox.texts]
-    marks = [t.get_text() for t in gpubox.texts]
-    assert "torch-cuda crossover ≈ 141" in marks
 
 
-def test_gflops_figure_draws_the_peak(st):
-    df = load_results(FIXTURES / "handmade")
+def test_gflops_figure_draws_the_peak_at_the_same_threads(pts, df):
     peaks = stats.ceilings(df)
-    fig = figures.gflops_figure(stats.throughput(st, peaks), peaks, "QuickBatch")
-    gpubox = fig.axes[1]
+    fig = figures.gflops_figure(sweeps.assign(stats.throughput(pts, peaks)), peaks,
+                                "batch-float32-8t")  # fmt: skip
+    (gpubox,) = fig.axes
     ceilings = sorted(ln.get_ydata()[0] for ln in gpubox.get_lines() if ln.get_linestyle() == "--")
     assert ceilings == pytest.approx([125.0, 4e4])
     assert "cuda float32 peak 40,000 GFLOP/s" in [t.get_text() for t in gpubox.texts]
     assert gpubox.get_ylabel() == "GFLOP/s (one training step)"
 
 
-def test_speedup_table_columns_and_markdown(st):
-    sp = stats.speedup(st)
+def test_history_figure_draws_the_last_commits_and_states_the_range():
+    base = {"machine": "m", "env": "e", "impl": "numpy", "threads": 1, "dtype": "float32",
+            "status": "ok", "batch": 64}  # fmt: skip
+    rows = pd.DataFrame(
+        [
+            {**base, "commit": f"{i:040x}", "date": pd.Timestamp(1_700_000_000 + i * 3600, unit="s",
+                                                                  tz="UTC"),
+             "time_s": 1e-3 * (1 + i / 100)}
+            for i in range(120)
+        ]
+    )  # fmt: skip
+    fig = figures.history_figure(rows, {"batch": 64}, last=50)
+    (ax,) = fig.axes
+    (line,) = [ln for ln in ax.get_lines() if ln.get_label() == "numpy"]
+    assert len(line.get_xdata()) == 50
+    assert line.get_ydata()[-1] == pytest.approx(1e3 * 1e-3 * (1 + 119 / 100))
+    assert ax.get_xlabel() == "commit (last 50 of 120, oldest left)"
+    assert "120 commits" in ax.get_title()
+    assert "all commits: 1 to 2.19 ms" in ax.get_title()
+
+
+def test_speedup_table_columns_and_markdown(pts, df):
+    sp = stats.speedup(pts, "numpy", stats.paired(df))
     table = tables.speedup_table(sp)
-    required = ["machine", "commit", "benchmark", "impl", "dtype", "threads", "batch", "d_in",
+    required = ["machine", "commit", "env", "point", "impl", "dtype", "threads", "batch", "d_in",
                 "hidden", "d_out", "time_s", "baseline_impl", "baseline_time_s", "speedup"]  # fmt: skip
     assert list(table.columns[: len(required)]) == required
     assert len(table) == len(sp)
-    text = tables.markdown(tables.speedup_view(sp))
+    text = tables.markdown(tables.speedup_view(sp[sp["machine"] != "cpubox"]))
     lines = text.splitlines()
-    assert lines[0].startswith("| machine | commit | sweep | impl |")
-    assert "| gpubox | cccccccc | QuickBatch | torch-cpu | float32 | 8 | 1024×1000×100×10 |" in text
-    assert "2x [1.64–2.44]" in text
+    assert lines[0].startswith("| machine | commit | impl | dtype |")
+    row = "| gpubox | cccccccc | torch-cpu | float32 | 8 |"
+    assert f"{row} 256×1000×100×10 | 2 ms | 2x [1.64–2.44] |" in text
+    assert f"{row} 1024×1000×100×10 | 8 ms | 2.22x [2.02–2.47] paired |" in text
+    assert "| gpubox | cccccccc | torch-cuda | float32 | 8 | 1024×1000×100×10 | 500 µs |" in text
     # cpubox's torch-cuda points: in the CSV as skipped, never as a speed; left out of the view.
     cpu_cuda = table[(table["machine"] == "cpubox") & (table["impl"] == "torch-cuda")]
     assert set(cpu_cuda["status"]) == {"skipped"}
     assert cpu_cuda["speedup"].isna().all()
-    assert "| cpubox | bbbbbbbb | QuickBatch | torch-cuda |" not in text
+    assert "| cpubox | bbbbbbbb | torch-cuda |" not in tables.markdown(tables.speedup_view(sp))
+
+
+def test_flags_are_marked_in_the_view(pts):
+    sp = stats.speedup(pts)
+    baseline = tables.speedup_view(sp.assign(baseline_impl="torch-cpu"))
+    disturbed = baseline[(baseline["machine"] == "gpubox") & (baseline["impl"] == "numpy")]
+    assert disturbed["time"].tolist() == ["1 ms", "4 ms", "16 ms ~"]
 
 
 def test_report_for_two_machines_two_commits_has_history_and_side_by_side():
@@ -92,7 +140,7 @@ def test_report_for_two_machines_two_commits_has_history_and_side_by_side():
     assert speedups
     assert all(len(p.figure.axes) == 2 for p in speedups)
     assert "changes" in [t.name for t in report.tables]
-    assert "no CUDA results on this machine" in report.summary
+    assert "GPU gain over the best CPU implementation" in report.summary
 
 
 def test_fmt_helpers():
@@ -103,19 +151,28 @@ def test_fmt_helpers():
     assert tables.markdown(pd.DataFrame({"a": ["x|y"]})) == "| a |\n|---|\n| x\\|y |"
 
 
-def test_exercise_rows_show_their_cost_and_activation(st):
-    sp = stats.speedup(st)
-    assert "cost, act" not in tables.speedup_view(sp).columns  # one cost and activation only
-    exp = sp[sp["machine"] == "gpubox"].assign(loss="exp", activation="sigmoid")
-    view = tables.speedup_view(pd.concat([sp, exp], ignore_index=True))
-    assert list(view.columns[6:8]) == ["B×D×H×O", "cost, act"]
+def test_size_of_a_missing_value():
+    """An exercise point has no swept size: its x is pd.NA, which used to raise TypeError."""
+    assert summary._size(pd.NA) == "n/a"
+    assert summary._size(float("nan")) == "n/a"
+    assert summary._size(None) == "n/a"
+    assert summary._size(1024) == "1024"
+
+
+def test_exercise_rows_show_their_cost_and_activation(pts):
+    sp = stats.speedup(pts)
+    view = tables.speedup_view(sp)
+    assert list(view.columns[5:7]) == ["B×D×H×O", "cost, act"]
     assert set(view["cost, act"]) == {"squared, relu", "exp, sigmoid"}
+    one = tables.speedup_view(sp[sp["machine"] == "gpubox"])
+    assert "cost, act" not in one.columns  # one cost and activation only
 
 
-def test_two_environments_of_one_commit_are_two_lines(st):
-    gpubox = st[st["machine"] == "gpubox"]
+def test_two_environments_of_one_commit_are_two_lines(pts):
+    gpubox = pts[pts["machine"] == "gpubox"]
     other = gpubox.assign(env="existing-py_work_main_.nox_bench_bin_python")
-    fig = figures.speedup_figure(stats.speedup(pd.concat([gpubox, other])), "QuickBatch")
+    sp = sweeps.assign(stats.speedup(pd.concat([gpubox, other])))
+    fig = figures.speedup_figure(sp, "batch-float32-8t")
     assert labels(fig.axes[0]) == [
         "torch-cpu, env usr",
         "torch-cpu, env work_main_.nox_bench",
