@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.baseline not in measured:
         known = ", ".join(sorted(measured)) or "none"
         return _error(f"baseline {args.baseline!r} has no results (implementations: {known})")
-    history = everything[everything["measure"] == "time"]
+    history = everything.loc[everything["measure"] == "time", stats.HISTORY_COLUMNS]
     if args.machine is not None:
         history = history[history["machine"] == args.machine]
     history, _ = stats.choose_env(history)

@@ -184,7 +184,7 @@ def gflops_figure(th: pd.DataFrame, peaks: pd.DataFrame, sweep: str) -> Figure:
     (on CPU the peak at the sweep's thread count)."""
     machines, axis, title = _sweep(th, sweep)
     fig, axes = _panels(machines, f"Achieved GFLOP/s (dashed: GEMM peak)\n{title}")
-    key = ["machine", "commit", "device", "dtype", "threads"]
+    key = ["machine", "commit", "env", "device", "dtype", "threads"]
     peaks = peaks.astype(dict.fromkeys(key, object))
     for ax, machine in zip(axes, machines, strict=False):  # no machine: one empty panel
         rows = _sweep_rows(th, sweep, machine).dropna(subset=["gflops"])
@@ -275,11 +275,12 @@ def history_figure(pts: pd.DataFrame, point: dict[str, object], last: int = 50) 
     Only the ``last`` commits of each machine are drawn, so that a long history stays
     readable; each panel states the whole range (commits, dates, fastest and slowest time).
     """
-    rows = pts[pts["status"] == "ok"]
+    mask = (pts["status"] == "ok").to_numpy(bool, copy=True)
     for col, v in point.items():
-        rows = rows[rows[col] == v]  # on the categorical columns: cheap on a long history
+        mask &= (pts[col] == v).fillna(False).to_numpy(bool)
     cols = ["machine", "commit", "date", "impl", "threads", "dtype", "env", "time_s"]
-    rows = plain_rows(rows[cols]).drop_duplicates(["machine", "commit", "impl", "threads", "dtype"])
+    rows = plain_rows(pts.loc[mask, cols])  # one copy, of the rows drawn: a history is long
+    rows = rows.drop_duplicates(["machine", "commit", "impl", "threads", "dtype"])
     commits = rows.groupby("machine")["commit"].nunique()
     machines = sorted(commits[commits > 1].index)  # one commit is no history
     fig, axes = _panels(machines, f"Step time across commits at {_where(point)}", 1.0, 1.1)

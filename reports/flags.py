@@ -15,7 +15,6 @@ when any of that run's lines says so. A point without a line has unknown flags (
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,19 +34,20 @@ def sidecar(result_file: Path) -> Path:
     return result_file.parent / FLAGS_DIR / f"{result_file.stem}.jsonl"
 
 
-def read_flags(path: Path, warning: type[Warning]) -> dict[tuple[str, str], Flag]:
-    """{(benchmark, point): Flag} from one sidecar; {} when there is none.
+def read_flags(path: Path) -> tuple[dict[tuple[str, str], Flag], list[str]]:
+    """({(benchmark, point): Flag}, problems) from one sidecar; ({}, []) when there is none.
 
     A line that is not a JSON object with string ``run``, ``benchmark``, ``point`` and a
-    boolean ``disturbed`` is skipped with a ``warning`` naming the file and line.
+    boolean ``disturbed`` is skipped; the problems name the file and line, for the caller to
+    warn about.
     """
+    problems: list[str] = []
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return {}
+        return {}, []
     except (OSError, UnicodeDecodeError) as exc:
-        warnings.warn(f"skipping {path}: {exc}; disturbed flags unknown", warning, stacklevel=3)
-        return {}
+        return {}, [f"skipping {path}: {exc}; disturbed flags unknown"]
     newest: dict[tuple[str, str], tuple[str, bool, list[str]]] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -62,7 +62,7 @@ def read_flags(path: Path, warning: type[Warning]) -> dict[tuple[str, str], Flag
                 raise TypeError("disturbed must be true or false")
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             why = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
-            warnings.warn(f"{path} line {number} skipped: {why}", warning, stacklevel=3)
+            problems.append(f"{path} line {number} skipped: {why}")
             continue
         key = (bench, point)
         seen = newest.get(key)
@@ -72,4 +72,5 @@ def read_flags(path: Path, warning: type[Warning]) -> dict[tuple[str, str], Flag
             continue
         whys = seen[2] + ([str(entry.get("why", ""))] if disturbed else [])
         newest[key] = (run, seen[1] or disturbed, whys)
-    return {k: Flag(d, "; ".join(w for w in whys if w)) for k, (_, d, whys) in newest.items()}
+    flags = {k: Flag(d, "; ".join(w for w in whys if w)) for k, (_, d, whys) in newest.items()}
+    return flags, problems

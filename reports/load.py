@@ -56,8 +56,9 @@ asv_<key>                 asv's own machine.json entries (arch, cpu, num_cpu, os
 
 Identity and label columns are categorical (a long history repeats them on every row). Files
 that cannot be read are skipped with a `ResultsWarning` naming the file; the rest still load.
-Parsed files are cached (`reports.cache`) outside the results directory when a cache directory
-is given.
+For a long history the loader is columnar (numbers go straight into arrays, each distinct list
+of points is decoded once), parses many new files in parallel, and caches parsed files
+(`reports.cache`) outside the results directory when given a cache directory.
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ import errno
 import hashlib
 import json
 import math
+import multiprocessing
+import os
+import sys
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -192,6 +196,23 @@ def _label(text: object) -> object:
         return text
 
 
+_DECODED: dict[tuple, tuple[str, ...]] = {}
+
+
+def _labels(reprs: list) -> tuple[str, ...]:
+    """A benchmark's point labels from asv's reprs, each checked by `decode` (ValueError names
+    the first malformed one); remembered, since a history repeats the same list in every
+    file."""
+    key = tuple(reprs)
+    labels = _DECODED.get(key)
+    if labels is None:
+        labels = tuple(_label(v) for v in reprs)
+        for label in labels:
+            decode(label)
+        _DECODED[key] = labels
+    return labels
+
+
 def check_root(root: Path) -> None:
     """ResultsError saying precisely why ``root`` is not a results directory, if it is not."""
     try:
@@ -257,17 +278,32 @@ def _number(v: object) -> float:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
 
 
-def _status(v: object, name: str) -> tuple[int, float]:
-    """(index in `STATUSES`, value) of one asv result entry; TypeError if not a number."""
-    if v is None:
-        return 2, math.nan
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
+_NUMBER_TYPES = {int, float, type(None)}
+
+
+def _floats(values: list | None, n: int) -> np.ndarray:
+    """A list of numbers (None: NaN) as float64; all NaN where absent or not numbers."""
+    if values is None:
+        return np.full(n, math.nan)
+    try:
+        return np.asarray(values, dtype="float64")  # None -> NaN
+    except (TypeError, ValueError):
+        return np.asarray([_number(v) for v in values], dtype="float64")
+
+
+def _statuses(name: str, values: list) -> tuple[np.ndarray, np.ndarray]:
+    """(index in `STATUSES`, value; NaN unless ok) of each asv result entry: null is failed,
+    NaN skipped, zero, negative or infinite bad. TypeError if an entry is not a number."""
+    if not set(map(type, values)) <= _NUMBER_TYPES:
+        v = next(v for v in values if type(v) not in _NUMBER_TYPES)
         raise TypeError(f"{name}: result {v!r} is not a number")
-    if math.isnan(v):
-        return 1, math.nan
-    if v <= 0 or math.isinf(v):
-        return 3, float(v)
-    return 0, float(v)
+    value = np.asarray(values, dtype="float64")
+    failed = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+    nan = np.isnan(value)
+    with np.errstate(invalid="ignore"):
+        bad = ~nan & ((value <= 0) | np.isinf(value))
+    status = np.where(failed, 2, np.where(nan, 1, np.where(bad, 3, 0))).astype("int8")
+    return status, np.where(status == 0, value, math.nan)
 
 
 #: Layouts seen in this process, so that files with the same benchmarks and points share one
@@ -296,10 +332,13 @@ def parse_file(path: Path, benchmarks: dict[str, dict]) -> dict:
         raise ValueError(f"env_name is {env!r}, not an environment name")
     if not isinstance(rows, dict) or not isinstance(columns, list):
         raise TypeError("results is not an object or result_columns not a list")
-    flags = read_flags(sidecar(path), ResultsWarning)
-    out: dict = {"commit": commit, "env": env, "date": _number(date), "warnings": [], "old": []}
+    flags, problems = read_flags(sidecar(path))
+    out: dict = {"commit": commit, "env": env, "date": _number(date), "warnings": problems,
+                 "old": []}  # fmt: skip
     layout, started, bad = [], [], []
-    lists: dict[str, list] = {k: [] for k in ("status", "value", *STATS, "disturbed", "known")}
+    lists: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("status", "value", *STATS, "disturbed", "known")
+    }
     why: dict[int, str] = {}
     for name, row in rows.items():
         bench = benchmarks.get(name)
@@ -312,10 +351,8 @@ def parse_file(path: Path, benchmarks: dict[str, dict]) -> dict:
         params = fields.get("params")
         if not (isinstance(params, list) and len(params) == 1 and isinstance(params[0], list)):
             raise ValueError(f"{name}: params is not one list of point labels")
-        labels = tuple(_label(v) for v in params[0])
         try:
-            for label in labels:
-                decode(label)
+            labels = _labels(params[0])
         except (ValueError, TypeError) as exc:
             out["warnings"].append(f"{path}: {name} left out: {exc}")
             continue
@@ -329,20 +366,27 @@ def parse_file(path: Path, benchmarks: dict[str, dict]) -> dict:
             stats[key] = col if isinstance(col, list) and len(col) == len(labels) else None
         started.append(_number(fields.get("started_at")))
         layout.append((name, labels))
-        for i, (label, raw) in enumerate(zip(labels, values, strict=True)):
-            status, value = _status(raw, name)
-            if status == 3:
-                bad.append(f"{name} {label} = {raw!r}")
-            lists["status"].append(status)
-            lists["value"].append(value if status == 0 else math.nan)
-            for key in STATS:
-                v = stats[key][i] if stats[key] and status == 0 else None
-                lists[key].append(_number(v))
-            flag = flags.get((name, label))
-            lists["known"].append(flag is not None)
-            lists["disturbed"].append(bool(flag and flag.disturbed))
-            if flag and flag.disturbed:
-                why[len(lists["status"]) - 1] = flag.why
+        status, value = _statuses(name, values)
+        offset = sum(len(part) for part in lists["status"])
+        for i in np.flatnonzero(status == 3):
+            bad.append(f"{name} {labels[i]} = {values[i]!r}")
+        lists["status"].append(status)
+        lists["value"].append(value)
+        for key in STATS:
+            column = _floats(stats[key], len(labels))
+            column[status != 0] = math.nan
+            lists[key].append(column)
+        known = np.zeros(len(labels), dtype=bool)
+        disturbed = np.zeros(len(labels), dtype=bool)
+        if flags:
+            for i, label in enumerate(labels):
+                flag = flags.get((name, label))
+                if flag is not None:
+                    known[i], disturbed[i] = True, flag.disturbed
+                    if flag.disturbed:
+                        why[offset + i] = flag.why
+        lists["known"].append(known)
+        lists["disturbed"].append(disturbed)
     if bad:
         shown = "; ".join(bad[:3]) + (f"; and {len(bad) - 3} more" if len(bad) > 3 else "")
         out["warnings"].append(
@@ -353,12 +397,42 @@ def parse_file(path: Path, benchmarks: dict[str, dict]) -> dict:
     key = tuple(layout)
     out["layout"] = _LAYOUTS.setdefault(key, key)
     out["why"] = why
-    for k in ("value", *STATS):
-        out[k] = np.asarray(lists[k], dtype="float64")
-    out["status"] = np.asarray(lists["status"], dtype="int8")
-    out["disturbed"] = np.asarray(lists["disturbed"], dtype=bool)
-    out["known"] = np.asarray(lists["known"], dtype=bool)
+    empty = {"status": "int8", "disturbed": bool, "known": bool}
+    for k, parts in lists.items():
+        out[k] = np.concatenate(parts) if parts else np.array([], dtype=empty.get(k, "float64"))
     return out
+
+
+def _parse_or_why(path: Path, benchmarks: dict[str, dict]) -> dict | str:
+    """`parse_file`, or why ``path`` cannot be used."""
+    try:
+        return parse_file(path, benchmarks)
+    except (OSError, ValueError, TypeError) as exc:
+        return str(exc)
+
+
+#: Files parsed per process when parsing in parallel (each worker gets a few files at a time).
+_CHUNK = 64
+_PARSE_ARGS: list = []
+
+
+def _parse_index(i: int) -> dict | str:
+    paths, benchmarks = _PARSE_ARGS
+    return _parse_or_why(paths[i], benchmarks)
+
+
+def parse_all(paths: list[Path], benchmarks: dict[str, dict]) -> list[dict | str]:
+    """`_parse_or_why` of each path, in order; a long history (hundreds of new files) is
+    parsed by forked processes on Linux when two or more CPUs are free."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if cpus < 2 or len(paths) < 4 * _CHUNK or not sys.platform.startswith("linux"):
+        return [_parse_or_why(p, benchmarks) for p in paths]
+    _PARSE_ARGS[:] = [paths, benchmarks]
+    try:
+        with multiprocessing.get_context("fork").Pool(min(cpus, 4)) as pool:
+            return pool.map(_parse_index, range(len(paths)), chunksize=_CHUNK)
+    finally:
+        _PARSE_ARGS.clear()
 
 
 def _machine_dirs(root: Path) -> list[Path]:
@@ -489,31 +563,35 @@ def load_results(results: str | Path, cache_dir: str | Path | None = None) -> pd
     machines: list[dict] = []
     skipped: list[str] = []
     old_files, old_names = 0, set()
-    for machine_dir in _machine_dirs(root):
-        paths = _result_paths(machine_dir)
-        index = None  # of this machine in `machines`, once it has a usable file
-        for path in paths:
+    found = []  # (machine index in dirs, machine dir, path, cache key, stamp, parsed or None)
+    dirs = _machine_dirs(root)
+    for m, machine_dir in enumerate(dirs):
+        for path in _result_paths(machine_dir):
             key = str(path.relative_to(root))
             file_stamp = (stamp(path), stamp(sidecar(path)))
-            parsed = cache.get(key, file_stamp)
-            if parsed is None:
-                try:
-                    parsed = parse_file(path, benchmarks)
-                except (OSError, ValueError, TypeError) as exc:
-                    _warn(f"skipping {path}: {exc}")
-                    skipped.append(f"{path.name} ({exc})")
-                    continue
-                cache.put(key, file_stamp, parsed)
-            for text in parsed["warnings"]:
-                _warn(text)
-            if parsed["old"]:
-                old_files += 1
-                old_names.update(parsed["old"])
-            if len(parsed["status"]):
-                if index is None:
-                    index = len(machines)
-                    machines.append({"machine": machine_dir.name, **read_machine(machine_dir)})
-                files.append({**parsed, "machine": index})
+            found.append([m, path, key, file_stamp, cache.get(key, file_stamp)])
+    fresh = parse_all([f[1] for f in found if f[4] is None], benchmarks)
+    index: dict[int, int] = {}  # machine dir -> its index in `machines`, once it has a point
+    for entry in found:
+        m, path, key, file_stamp, parsed = entry
+        if parsed is None:
+            parsed = fresh.pop(0)
+            if isinstance(parsed, str):
+                _warn(f"skipping {path}: {parsed}")
+                skipped.append(f"{path.name} ({parsed})")
+                continue
+            parsed["layout"] = _LAYOUTS.setdefault(parsed["layout"], parsed["layout"])
+            cache.put(key, file_stamp, parsed)
+        for text in parsed["warnings"]:
+            _warn(text)
+        if parsed["old"]:
+            old_files += 1
+            old_names.update(parsed["old"])
+        if len(parsed["status"]):
+            if m not in index:
+                index[m] = len(machines)
+                machines.append({"machine": dirs[m].name, **read_machine(dirs[m])})
+            files.append({**parsed, "machine": index[m]})
     cache.save()
     if not files:
         if old_names and not skipped:

@@ -138,12 +138,14 @@ def _common_point(pts: pd.DataFrame, across: str) -> dict[str, object] | None:
     """The tutorial point (float32, one thread where measured so) if measured, else the point
     measured at the most ``across``. Filters on the categorical columns before converting
     anything, so that a long history costs little."""
-    ok = pts[pts["status"] == "ok"]
-    if ok.empty:
+    ok_mask = (pts["status"] == "ok").to_numpy(bool)
+    if not ok_mask.any():
         return None
-    tut = ok[(ok["loss"] == "squared") & (ok["activation"] == "relu")]
+    mask = ok_mask & (pts["loss"] == "squared").to_numpy(bool)
+    mask &= (pts["activation"] == "relu").to_numpy(bool)
     for k, v in TUTORIAL_SIZES.items():
-        tut = tut[tut[k] == v]
+        mask &= (pts[k] == v).fillna(False).to_numpy(bool)
+    tut = pts.loc[mask, ["dtype", "threads"]]
     if not tut.empty:
         dtypes = set(tut["dtype"].astype(object))
         dtype = "float32" if "float32" in dtypes else min(dtypes)
@@ -152,7 +154,7 @@ def _common_point(pts: pd.DataFrame, across: str) -> dict[str, object] | None:
             point["threads"] = 1
         return point
     keys = ["batch", "d_in", "hidden", "d_out", "dtype", "loss", "activation"]
-    ok = tables.plain(ok[[*keys, across]])
+    ok = tables.plain(pts.loc[ok_mask, [*keys, across]])
     counts = ok.groupby(keys)[across].nunique().sort_values(ascending=False, kind="stable")
     return {k: (int(v) if k in keys[:4] else v) for k, v in zip(keys, counts.index[0], strict=True)}
 
@@ -260,7 +262,7 @@ def build(
             "peaks",
             "Measured peaks and launch floors",
             "Fastest GEMM per machine, device, dtype and CPU threads; the time of an empty step.",
-            peaks.merge(floors, on=["machine", "commit", "device"], how="outer"),
+            peaks.merge(floors, on=["machine", "commit", "env", "device"], how="outer"),
             tables.peaks_view(peaks, floors),
         )
     )

@@ -31,6 +31,10 @@ from reports.sweeps import SIZE_AXES
 PROBLEM_FIELDS = ("batch", "d_in", "hidden", "d_out", "dtype", "loss", "activation")
 #: Columns that identify one measured point apart from its implementation.
 POINT = ("machine", "commit", "env", "dtype", "threads", "loss", "activation", *PROBLEM_FIELDS[:4])
+#: The columns the history (changes between commits, the history figure) reads.
+HISTORY_COLUMNS = ["machine", "commit", "date", "run_date", "env", "measure", "point", "impl",
+                   *PROBLEM_FIELDS, "threads", "value", "status", "ci_99_a", "ci_99_b", "q_25",
+                   "q_75", "disturbed"]  # fmt: skip
 #: Relative interquartile range above which a time is flagged unstable (pyperf warns at 10%).
 UNSTABLE_IQR = 0.10
 #: A change between commits counts only beyond this factor and with non-overlapping intervals.
@@ -106,28 +110,30 @@ def steps(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def ceilings(df: pd.DataFrame) -> pd.DataFrame:
-    """Measured peak GFLOP/s per (machine, commit, device, dtype, threads): max over shapes.
+    """Measured peak GFLOP/s per (machine, commit, env, device, dtype, threads): the max over
+    shapes.
 
     CPU peaks are per thread count (threads NA on CUDA): a point is held to the peak of its own.
     """
     g = df[(df["measure"] == "gemm") & (df["status"] == "ok")].copy()
-    key = ["machine", "commit", "device", "dtype", "threads"]
+    key = ["machine", "commit", "env", "device", "dtype", "threads"]
     cols = [*key, "peak_gflops", "peak_shape"]
     if g.empty:
         return pd.DataFrame(columns=cols)
     flops = 2.0 * g["m"].astype("float64") * g["k"].astype("float64") * g["n"].astype("float64")
     g["peak_gflops"] = flops / g["value"] / 1e9
     g["peak_shape"] = [f"{m}x{k}x{n}" for m, k, n in zip(g["m"], g["k"], g["n"], strict=True)]
-    g[key[:4]] = g[key[:4]].astype(object)
+    g[key[:5]] = g[key[:5]].astype(object)
     best = g.sort_values("peak_gflops").groupby(key, dropna=False, sort=True).tail(1)
     return best[cols].sort_values(key, na_position="first").reset_index(drop=True)
 
 
 def launch_floor(df: pd.DataFrame) -> pd.DataFrame:
-    """The launch/sync floor per (machine, commit, device): an empty step's time."""
+    """The launch/sync floor per (machine, commit, env, device): an empty step's time."""
     rows = df[(df["measure"] == "floor") & (df["status"] == "ok")]
-    out = rows[["machine", "commit", "device", "value"]].rename(columns={"value": "floor_s"})
-    return out.astype({"machine": object, "commit": object, "device": object})
+    key = ["machine", "commit", "env", "device"]
+    out = rows[[*key, "value"]].rename(columns={"value": "floor_s"})
+    return out.astype(dict.fromkeys(key, object))
 
 
 #: The measurements beside the steady-state time, by measure.
@@ -185,7 +191,7 @@ def throughput(st: pd.DataFrame, peaks: pd.DataFrame) -> pd.DataFrame:
     ]
     out["flops"] = np.asarray(flops, dtype="float64")
     out["gflops"] = out["flops"] / out["time_s"] / 1e9
-    key = ["machine", "commit", "device", "dtype"]
+    key = ["machine", "commit", "env", "device", "dtype"]
     cuda = out["device"].astype(object) == "cuda"
     out["peak_threads"] = out["threads"].astype("Int64").mask(cuda)
     right = peaks[[*key, "threads", "peak_gflops"]].rename(columns={"threads": "peak_threads"})
@@ -273,7 +279,7 @@ def _fairness(cpu_dtype, dtype, cores, threads) -> str:
     if pd.isna(threads):
         labels.append("CPU thread count unknown")
     elif pd.isna(cores):
-        labels.append(f"CPU on {threads} threads; core count unknown")
+        labels.append(f"CPU on {threads} thread{'' if threads == 1 else 's'}; core count unknown")
     elif int(threads) < int(cores):
         labels.append(f"CPU on {threads} of {cores} cores")
     return "; ".join(labels) if labels else "fair"
@@ -344,7 +350,7 @@ def crossover_point(xs: list[float], gains: list[float]) -> tuple[float, float]:
     return x1, math.exp(math.log(x0) + t * (math.log(x1) - math.log(x0)))
 
 
-CROSS_KEYS = ["machine", "commit", "sweep", "sweep_title", "axis", "impl", "dtype"]
+CROSS_KEYS = ["machine", "commit", "env", "sweep", "sweep_title", "axis", "impl", "dtype"]
 
 
 def crossovers(gain: pd.DataFrame) -> pd.DataFrame:
@@ -439,6 +445,7 @@ def changes(pts: pd.DataFrame, only_changed: bool = False) -> pd.DataFrame:
     out = ok.iloc[new][[c for c in CHANGE_POINT if c in ok.columns]].reset_index(drop=True)
     for side, idx in (("new", new), ("old", old)):
         out[f"commit_{side}"] = ok["commit"].to_numpy()[idx]
+        out[f"env_{side}"] = ok["env"].to_numpy()[idx]
         out[f"date_{side}"] = ok["date"].array.take(idx)
         for k in ("time_s", "time_lo", "time_hi"):
             out[f"{k}_{side}"] = t[k][idx]

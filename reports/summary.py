@@ -81,11 +81,12 @@ def cpu_lines(sp: pd.DataFrame, machine: str, baseline: str) -> list[str]:
     lines = []
     for impl, grp in rows.groupby(rows["impl"].astype(object), sort=True):
         best = grp.loc[grp["speedup"].idxmax()]
-        threads = "default" if pd.isna(best["threads"]) else int(best["threads"])
+        threads = "? threads" if pd.isna(best["threads"]) else int(best["threads"])
+        threads = f"{threads} thread{'' if threads == 1 else 's'}"
         how = ", paired" if best["paired"] else ""
         lines.append(
             f"  {impl}: up to {best['speedup']:.2f}x over {baseline} "
-            f"(at {where(best)}, {best['dtype']}, {threads} threads{how})"
+            f"(at {where(best)}, {best['dtype']}, {threads}{how})"
         )
     return lines
 

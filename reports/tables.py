@@ -313,7 +313,7 @@ def measurements_view(m: pd.DataFrame) -> pd.DataFrame:
 
 def peaks_view(peaks: pd.DataFrame, floors: pd.DataFrame) -> pd.DataFrame:
     """Measured GEMM peak per device and dtype, with the device's launch/sync floor."""
-    t = peaks.merge(floors, on=["machine", "commit", "device"], how="outer")
+    t = peaks.merge(floors, on=["machine", "commit", "env", "device"], how="outer")
     return pd.DataFrame(
         {
             "machine": t["machine"],

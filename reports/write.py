@@ -2,6 +2,8 @@
 
 Every file is written atomically (a temporary file in the same directory, then `os.replace`),
 so a reader never sees half a page and an interrupted run leaves the previous report whole.
+Figures are drawn in parallel where there are CPUs to spare (`render`), byte for byte as
+serially.
 The output directory may not be, or lie inside, the results directory: the results stay
 byte-identical.
 """
