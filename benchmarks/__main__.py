@@ -89,8 +89,12 @@ class Plan:
 def plan(grid: str, command: str, args: list[str], opts, repo: Path) -> Plan:
     """``run``: the grid's points, unless ``--bench`` narrows them; ``continuous``: the grid's
     history points (narrowed by the user's ``--bench``), rounds interleaved."""
+    rounds = (getattr(opts, "attribute", None) or {}).get("rounds")
+    if rounds is None and command in ("run", "continuous"):
+        rounds = grids.ROUNDS
+        args = [*args, "-a", f"rounds={rounds}"]
     if command == "run":
-        return Plan(args, args, None if opts.bench else grid_runs(grid))
+        return Plan(args, args, None if opts.bench else grid_runs(grid, rounds))
     if command != "continuous":
         return Plan(args, args)
     labels = grids.grid(grid).history_labels()
@@ -109,7 +113,7 @@ def plan(grid: str, command: str, args: list[str], opts, repo: Path) -> Plan:
     return Plan(
         [*rest, "--bench", pattern],
         [*rest, "--bench", f"<{len(labels)} history points>"],
-        None if opts.bench else history_runs(labels),
+        None if opts.bench else history_runs(labels, rounds),
         labels,
         (base, head),
     )
@@ -193,7 +197,10 @@ def existing_env_name(config: str, env_spec: list[str]) -> str | None:
     from asv import environment
     from asv.config import Config
 
-    envs = list(environment.get_environments(Config.load(config), [spec]))
+    try:
+        envs = list(environment.get_environments(Config.load(config), [spec]))
+    except (RuntimeError, ValueError, OSError):  # asv could not name it: the flags go unkept
+        return None
     return envs[0].name if len(envs) == 1 else None
 
 

@@ -4,7 +4,7 @@
 divided by numpy's at the same problem and threads, measured in alternating blocks (X numpy numpy
 X X numpy ...: the order flips each pair, so a slow drift weighs on both sides alike). Each
 sample is one pair's ratio; asv reports their median and interval, pooled over
-`protocol.ROUNDS` processes. Lower is better, as for every asv value, so ``asv compare`` and
+`grids.ROUNDS` processes. Lower is better, as for every asv value, so ``asv compare`` and
 history read it the right way round; the report's paired speedup over numpy is its inverse.
 
 A ratio of two things measured in the same seconds does not move when the whole machine slows
@@ -30,7 +30,6 @@ MULTI_THREAD_PAUSE = 0.002
 class Paired(StepBenchmark):
     version = "1"
     params: ClassVar[list] = [GRID.labels(grids.RELATIVE)]
-    rounds = protocol.ROUNDS
 
     def setup(self, rates, label):
         super().setup(rates, label)

@@ -4,7 +4,7 @@ Each class takes one parameter, the point label (`impls.point`), and lists only 
 its measurement is taken:
 
 - ``Step.track_time``: wall seconds per step (synchronised on CUDA inside every timed call),
-  measured by `benchmarks.protocol` in `protocol.ROUNDS` processes spread across the run; asv
+  measured by `benchmarks.protocol` in `grids.ROUNDS` processes spread across the run; asv
   takes the returned blocks as timing samples and reports their median and interval;
 - ``Memory.peakmem_step`` (CPU): the process's peak resident memory through a step;
 - ``Device.track_device_time`` (CUDA): the step's device time from CUDA events (median of
@@ -31,7 +31,6 @@ DEVICE_TIME_STEPS = 25
 class Step(StepBenchmark):
     version = "2"
     params: ClassVar[list] = [GRID.labels(grids.TIME)]
-    rounds = protocol.ROUNDS
 
     def track_time(self, rates, label):
         trainer = self.trainer

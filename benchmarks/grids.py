@@ -247,17 +247,17 @@ def _gemm(devices, factors, dtypes) -> tuple[str, ...]:
     return tuple(labels)
 
 
-#: Processes per point of each measurement (asv ``rounds``): time and paired ratios in
-#: `benchmarks.protocol.ROUNDS` processes, the others in one.
-TIMED_ROUNDS = 2
-ROUNDS = {TIME: TIMED_ROUNDS, RELATIVE: TIMED_ROUNDS}
+#: Processes per point, spread across the run: ``python -m benchmarks`` passes asv
+#: ``-a rounds=ROUNDS`` (asv keeps ``rounds`` for its own time benchmarks only, so a plain
+#: ``asv run`` measures each point in one process).
+ROUNDS = 2
 
 
-def expected_runs(g: Grid) -> int:
-    """Step-point measurements a full run of ``g`` makes (one per benchmark process, each
-    counted by `benchmarks.flags.tick`): the progress total. The ceilings, a few seconds in
-    all, are not counted."""
-    return sum(len(g.labels(m)) * ROUNDS.get(m, 1) for m in MEASURES)
+def expected_runs(g: Grid, rounds: int = ROUNDS) -> int:
+    """Step-point measurements a run of ``g`` makes (one per benchmark process, each counted by
+    `benchmarks.flags.tick`): the progress total. The ceilings, seconds in all, are not
+    counted."""
+    return rounds * sum(len(g.labels(m)) for m in MEASURES)
 
 
 _BUILDERS = {"quick": quick, "full": full, "gpu": gpu}

@@ -16,22 +16,15 @@ from pathlib import Path
 QUIET_S = 8.0
 
 
-def grid_runs(grid: str) -> int:
-    """Point runs (benchmark processes) one ``asv run`` of ``grid`` makes."""
+def grid_runs(grid: str, rounds: int) -> int:
+    """Point runs (benchmark processes) one ``asv run`` of ``grid`` makes in ``rounds``."""
     from . import grids
 
-    g = grids.grid(grid)
-    expected = getattr(grids, "expected_runs", None)
-    if expected is not None:
-        return int(expected(g))
-    return sum(len(p.measures) for p in g.steps) + len(g.gemm) + len(g.floors)
+    return grids.expected_runs(grids.grid(grid), rounds)
 
 
-def history_runs(labels: list[str]) -> int:
+def history_runs(labels: list[str], rounds: int) -> int:
     """Point runs of ``continuous``: both commits, each history point in every round."""
-    from . import grids
-
-    rounds = getattr(grids, "ROUNDS", {}).get(grids.TIME, 1)
     return 2 * len(labels) * rounds
 
 

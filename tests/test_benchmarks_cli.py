@@ -35,7 +35,7 @@ here = Path(__file__).parent
 env = {k: v for k, v in os.environ.items() if k.startswith("FFBENCH_")}
 (here / "seen.json").write_text(json.dumps({"argv": sys.argv[1:], "env": env}))
 print("fake asv: started", flush=True)
-if sys.argv[1] in ("check", "continuous"):
+if sys.argv[1] in ("check", "continuous") or os.environ.get("FAKE_QUICK"):
     sys.exit(int(os.environ.get("FAKE_RC", "0")))
 machine_json = here / "results" / "testbox" / "machine.json"
 machine_json.write_text(json.dumps({"machine": "testbox", "version": 1}))  # as asv run does
@@ -67,7 +67,9 @@ def wait_for(predicate, timeout=15.0) -> bool:
 def project(tmp_path):
     """A folder with an asv config, a machine.json holding facts, a fake asv and its
     fake benchmark script; the environment that runs ``python -m benchmarks`` on it."""
-    (tmp_path / "asv.conf.json").write_text('{"version": 1, "repo": ".", "results_dir": "results"}')
+    (tmp_path / "asv.conf.json").write_text(
+        '{"version": 1, "repo": ".", "results_dir": "results", "environment_type": "virtualenv"}'
+    )
     (tmp_path / "results" / "testbox").mkdir(parents=True)
     machine_json = tmp_path / "results" / "testbox" / "machine.json"
     machine_json.write_text(
@@ -173,19 +175,32 @@ def test_asv_gets_the_grid_and_run_variables_and_its_exit_status_passes(project)
     assert not Path(env["FFBENCH_PROGRESS"]).exists()  # a temporary file, removed after
 
 
+def test_run_measures_every_point_in_several_processes_unless_told(project):
+    """asv keeps ``rounds`` for its own time benchmarks, so the runner passes it for all."""
+    project.env["FAKE_QUICK"] = "1"
+    _, err = start(project, "quick", "run", "--python=same").communicate(timeout=60)
+    assert err == ""
+    argv = json.loads((project.root / "seen.json").read_text())["argv"]
+    assert argv == ["run", "--python=same", "-a", f"rounds={grids.ROUNDS}"]
+    start(project, "quick", "run", "-a", "rounds=5").communicate(timeout=60)
+    argv = json.loads((project.root / "seen.json").read_text())["argv"]
+    assert argv == ["run", "-a", "rounds=5"]
+
+
 def test_continuous_runs_the_history_points_interleaved_then_the_gate(project):
     config = json.loads((project.root / "asv.conf.json").read_text())
     (project.root / "asv.conf.json").write_text(json.dumps({**config, "repo": str(REPO)}))
     child = start(project, "quick", "continuous", "-b", "torch", "HEAD~1", "HEAD")
     out, err = child.communicate(timeout=60)
     argv = json.loads((project.root / "seen.json").read_text())["argv"]
-    assert argv[:4] == ["continuous", "HEAD~1", "HEAD", "--interleave-rounds"]
-    assert argv[4] == "--bench"
-    assert "torch" not in argv[:4]  # the user's --bench narrows ours, not beside it
+    assert argv[:6] == ["continuous", "HEAD~1", "HEAD", "-a", f"rounds={grids.ROUNDS}",
+                        "--interleave-rounds"]  # fmt: skip
+    assert argv[6] == "--bench"
+    assert "torch" not in argv[:6]  # the user's --bench narrows ours, not beside it
     labels = grids.grid("quick").history_labels()
     narrowed = [label for label in labels if "torch" in label]
     assert narrowed
-    assert asv_selects([argv[5]], labels) == narrowed
+    assert asv_selects([argv[7]], labels) == narrowed
     # Nothing was saved by the fake asv: the gate has nothing to compare, and says so.
     assert child.returncode == gate.NOTHING_TO_COMPARE
     assert "no history point measured on both" in out
