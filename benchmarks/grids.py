@@ -17,7 +17,7 @@ the quick grid, every sweep of the full grid, the CPU side of the GPU grid).
 - ``quick`` (the main job, CPU implementations, float32): one-thread sweeps of batch, d_in,
   hidden and scale, the exercises, all-core tutorial size and batch sweep; peak memory at the
   tutorial size; paired relative times against numpy along the one-thread batch sweep and at
-  the tutorial size on all cores; cold starts; the GEMM ceilings.
+  the tutorial size on all cores; the GEMM ceilings (first steps: full and gpu grids).
 - ``full``: every implementation, both dtypes, longer sweeps, one thread and all cores.
 - ``gpu`` (``nox -s gpu``, within minutes on one GPU): CUDA implementations along the quick
   sweeps and the full scale sweep, the all-core CPU points they are compared with, float32.
@@ -152,8 +152,9 @@ def _add(points: dict, impl: str, p: Problem, threads: int, *measures: str) -> N
 
 
 def quick() -> Grid:
-    """The main job within two minutes here. A compiling implementation pays a compile in
-    every process (seconds), so it gets its one-thread tutorial time only."""
+    """The main job within two minutes here: steady state only (a fresh process's first step
+    costs seconds each; the full and gpu grids measure it). A compiling implementation pays a
+    compile in every process, so it gets its one-thread tutorial time only."""
     points: dict[Point, frozenset[str]] = {}
     one = sweeps(QUICK_BATCH, QUICK_D_IN, QUICK_HIDDEN, QUICK_SCALE)
     tutorial = problem()
@@ -169,7 +170,7 @@ def quick() -> Grid:
                 _add(points, impl, p, ALL_THREADS, TIME)
                 if impl != BASELINE:
                     _add(points, impl, p, HISTORY_THREADS, RELATIVE)
-        _add(points, impl, tutorial, HISTORY_THREADS, PEAKMEM, FIRST_STEP)
+        _add(points, impl, tutorial, HISTORY_THREADS, PEAKMEM)
         if impl != BASELINE:
             _add(points, impl, tutorial, ALL_THREADS, RELATIVE)
     return Grid("quick", _ordered(points), _gemm(["cpu"], (1,), ["float32"]), ())
