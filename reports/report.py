@@ -98,7 +98,8 @@ def method_text(
 
 
 def runs_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Which machine, commit, date and environment each part of the report comes from."""
+    """Which machine, commit, date and environment each part of the report comes from, with
+    its points by status, those disturbed, and those the harness wrote no flag for."""
     runs = pd.DataFrame(
         {
             "machine": df["machine"].astype(object),
@@ -107,6 +108,7 @@ def runs_table(df: pd.DataFrame) -> pd.DataFrame:
             "date": df["date"],
             "status": df["status"].astype(object),
             "flagged": df["disturbed"].to_numpy(bool),
+            "known": df["flags_known"].to_numpy(bool),
         }
     )
     runs = runs.groupby(["machine", "commit", "env"], as_index=False).agg(
@@ -117,6 +119,7 @@ def runs_table(df: pd.DataFrame) -> pd.DataFrame:
         failed=("status", lambda s: int((s == "failed").sum())),
         bad=("status", lambda s: int((s == "bad").sum())),
         disturbed=("flagged", "sum"),
+        flags_unknown=("known", lambda k: int((~k).sum())),
     )
     runs["date"] = runs["date"].dt.strftime("%Y-%m-%d %H:%M UTC")
     return runs

@@ -180,3 +180,13 @@ def test_two_environments_of_one_commit_are_two_lines(pts):
         "torch-cuda, env work_main_.nox_bench",
         "numpy (1x)",
     ]
+
+
+def test_runs_table_counts_statuses_and_flags(df):
+    report = build(df)
+    runs = report.runs.set_index("machine")
+    assert (runs.loc["gpubox", "ok"], runs.loc["gpubox", "disturbed"]) == (22, 1)
+    assert runs.loc["gpubox", "flags_unknown"] == 20  # the sidecar names 2 of its 22 points
+    assert (runs.loc["cpubox", "skipped"], runs.loc["cpubox", "flags_unknown"]) == (3, 11)
+    for table in report.tables:
+        assert "env" in table.data.columns or "env_new" in table.data.columns, table.name
