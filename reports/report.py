@@ -197,9 +197,16 @@ def build(
     for m in sorted(set(cross_ok["machine"])):
         flags = summary.flag_line(pts, m)
         texts.append("\n".join([summary.gpu_text(cross_ok, th_ok, m), *([flags] if flags else [])]))
+    used = runs_table(df)[["machine", "commit", "env"]]
+    method = method_text(baseline, env_notes, env)
+    method[-1] += (
+        " Used: "
+        + "; ".join(f"{r.machine} {r.commit[:8]}: {r.env}" for r in used.itertuples())
+        + "."
+    )
     report = Report(
         summary=summary.summary_text(sp, cross_ok, th_ok, baseline),
-        method=method_text(baseline, env_notes, env),
+        method=method,
         runs=runs_table(df),
         facts=facts_table(df),
         gpu_summary="\n".join(t for t in texts if t),

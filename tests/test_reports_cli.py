@@ -199,6 +199,31 @@ def test_every_file_bad_names_them(tmp_path, capsys):
     assert "Traceback" not in "\n".join(err)
 
 
+def test_two_envs_of_a_commit_list_each_point_once(tmp_path, capsys):
+    results = tmp_path / "r"
+    shutil.copytree(FIXTURES / "handmade", results)
+    src = next((results / "gpubox").glob("c*.json"))
+    data = json.loads(src.read_text())
+    data["env_name"] = "existing-py_other_python"
+    data["results"]["bench_step.Step.track_time"][0][0] = float("nan")  # one ok point less
+    (results / "gpubox" / "cccccccc-existing-py_other_python.json").write_text(json.dumps(data))
+    out = tmp_path / "o"
+    assert main(["--results", str(results), "--out", str(out), "--machine", "gpubox"]) == 0
+    with (out / "speedup.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    keys = [(r["machine"], r["commit"], r["point"]) for r in rows]
+    assert len(keys) == len(set(keys)) == 9
+    assert {r["env"] for r in rows} == {"existing-py_usr_bin_python3"}
+    page = (out / "report.md").read_text()
+    assert "Used: gpubox cccccccc: existing-py_usr_bin_python3." in page
+    assert "env existing-py_other_python (21 ok points) left out" in page
+    assert main(["--results", str(results), "--out", str(out), "--machine", "gpubox",
+                 "--env", "existing-py_other_python"]) == 0  # fmt: skip
+    with (out / "speedup.csv").open() as f:
+        assert {r["env"] for r in csv.DictReader(f)} == {"existing-py_other_python"}
+    assert "existing-py_other_python (chosen with --env)" in (out / "report.md").read_text()
+
+
 def test_only_old_layout_one_line(tmp_path, capsys):
     rc = main(["--results", str(FIXTURES / "old"), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
