@@ -298,7 +298,9 @@ def build(
     figs = [_for_figures(d) for d in (sp, th, gain)]
     _sweep_plots(report, *figs, cross, peaks, baseline)
     if hpts is not None:
-        point = _common_point(hpts, "commit")
+        commits = hpts.groupby("machine", observed=True)["commit"].nunique()
+        several = hpts["machine"].isin(list(commits[commits > 1].index)).to_numpy(bool)
+        point = _common_point(hpts[several], "commit")  # a point with a history to draw
         if point:
             report.plots.append(
                 Plot(

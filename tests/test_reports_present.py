@@ -190,3 +190,13 @@ def test_runs_table_counts_statuses_and_flags(df):
     assert (runs.loc["cpubox", "skipped"], runs.loc["cpubox", "flags_unknown"]) == (3, 11)
     for table in report.tables:
         assert "env" in table.data.columns or "env_new" in table.data.columns, table.name
+
+
+def test_history_is_drawn_where_there_are_several_commits():
+    """labbox has one-thread points but one commit; the history is cpubox's (two threads)."""
+    everything = load_results(FIXTURES / "handmade")
+    report = build(stats.latest(everything), everything)
+    (plot,) = [p for p in report.plots if p.name == "history"]
+    (ax,) = plot.figure.axes
+    assert ax.get_title().startswith("cpubox: 2 commits")
+    assert labels(ax) == ["numpy", "torch-cpu"]
