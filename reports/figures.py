@@ -218,7 +218,7 @@ def gflops_figure(th: pd.DataFrame, peaks: pd.DataFrame, sweep: str) -> Figure:
 
 def gain_figure(gain: pd.DataFrame, cross: pd.DataFrame, sweep: str) -> Figure:
     """GPU gain over the best CPU implementation vs size, crossover marked, CPU side stated.
-    ``gain``: `stats.gpu_gain` rows with their sweeps (`reports.sweeps.assign`)."""
+    ``gain``: `gpu.gpu_gain` rows with their sweeps (`reports.sweeps.assign`)."""
     machines, axis, title = _sweep(gain, sweep)
     fig, axes = _panels(machines, f"GPU gain over the best CPU implementation\n{title}", top=1.2)
     for ax, machine in zip(axes, machines, strict=False):  # no machine: one empty panel

@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from impls.problem import TUTORIAL_SIZES
-from reports import figures, stats, summary, sweeps, tables
+from reports import figures, gpu, stats, summary, sweeps, tables
 
 
 @dataclass
@@ -188,10 +188,10 @@ def build(
     peaks = stats.ceilings(df)
     sp = stats.speedup(pts, baseline, stats.paired(df))
     th = stats.throughput(pts, peaks)
-    gain = stats.gpu_gain(pts)
-    cross = stats.crossovers(gain)
+    gain = gpu.gpu_gain(pts)
+    cross = gpu.crossovers(gain)
     ok = summary.clean(pts)
-    cross_ok = stats.crossovers(stats.gpu_gain(ok))
+    cross_ok = gpu.crossovers(gpu.gpu_gain(ok))
     th_ok = sweeps.assign(stats.throughput(ok, peaks))
     texts = []
     for m in sorted(set(cross_ok["machine"])):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports import stats
+from reports import gpu, stats, sweeps
 
 
 def _size(x: object) -> str:
@@ -59,7 +59,7 @@ def peak_lines(th: pd.DataFrame, machine: str) -> list[str]:
     scale sweep where there is one (else the sweep with the most work)."""
     rows = th[(th["machine"] == machine) & (th["device"] == "cuda") & th["pct_peak"].notna()]
     if "axis" in rows.columns:
-        rows = rows[rows["axis"].isin(stats.SIZE_AXES)]
+        rows = rows[rows["axis"].isin(sweeps.SIZE_AXES)]
         scale = rows[rows["axis"] == "scale"]
         rows = scale if not scale.empty else rows
     lines = []
@@ -161,8 +161,8 @@ def gpu_gain_text(df: pd.DataFrame) -> str:
     (one commit per machine: see `reports.stats.latest`); empty when there is no GPU gain."""
     pts = stats.points(df)
     ok = clean(pts)
-    cross = stats.crossovers(stats.gpu_gain(ok))
-    th = stats.throughput(stats.sweeps.assign(ok), stats.ceilings(df))
+    cross = gpu.crossovers(gpu.gpu_gain(ok))
+    th = stats.throughput(sweeps.assign(ok), stats.ceilings(df))
     texts = []
     for m in sorted(set(cross["machine"])):
         flags = flag_line(pts, m)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reports import figures, stats, summary, sweeps, tables
+from reports import figures, gpu, stats, summary, sweeps, tables
 from reports.load import load_results
 from reports.report import build
 
@@ -57,8 +57,8 @@ def test_machines_side_by_side_share_a_sweep():
 
 
 def test_gain_figure_states_cpu_side_and_unfairness(pts):
-    gain = stats.gpu_gain(pts)
-    cross = stats.crossovers(gain)
+    gain = gpu.gpu_gain(pts)
+    cross = gpu.crossovers(gain)
     fig = figures.gain_figure(sweeps.assign(gain), cross, "batch-float32-8t")
     (gpubox,) = fig.axes
     assert gpubox.get_title() == "gpubox\nCPU side: 8 threads of 8 cores, float32"

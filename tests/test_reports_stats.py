@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reports import stats, summary, sweeps
+from reports import gpu, stats, summary, sweeps
 from reports.load import ResultsWarning, load_results
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -171,7 +171,7 @@ def test_cpu_peak_is_per_thread_count(df, pts):
 
 
 def test_gpu_gain_fair(pts):
-    gain = stats.gpu_gain(pts)
+    gain = gpu.gpu_gain(pts)
     g = gain[gain["machine"] == "gpubox"].sort_values("batch")
     assert g["cpu_impl"].tolist() == ["torch-cpu"] * 3
     assert g["gain"].tolist() == pytest.approx([0.4, 2.0, 16.0])
@@ -181,7 +181,7 @@ def test_gpu_gain_fair(pts):
 
 
 def test_gpu_gain_labels_unequal_threads_and_dtypes(pts):
-    gain = stats.gpu_gain(pts)
+    gain = gpu.gpu_gain(pts)
     lab = gain[gain["machine"] == "labbox"]
     batch = lab[lab["hidden"] == 100]
     assert set(batch["fairness"]) == {"CPU on 1 of 8 cores"}
@@ -208,7 +208,7 @@ def test_gpu_gain_prefers_all_threads_then_fastest_impl():
         ]
     )
     frame["threads"] = frame["threads"].astype("Int64")
-    (row,) = stats.gpu_gain(frame).itertuples()
+    (row,) = gpu.gpu_gain(frame).itertuples()
     assert (row.cpu_impl, row.cpu_threads, row.cpu_dtype, row.gain) == (
         "torch-cpu",
         4,
@@ -229,12 +229,12 @@ def test_gpu_gain_prefers_all_threads_then_fastest_impl():
     ],
 )
 def test_crossover_point(xs, gains, expected):
-    got = stats.crossover_point(xs, gains)
+    got = gpu.crossover_point(xs, gains)
     assert got == pytest.approx(expected, nan_ok=True)
 
 
 def test_crossovers_per_sweep_and_machine(pts):
-    cross = stats.crossovers(stats.gpu_gain(pts)).set_index(["machine", "sweep"])
+    cross = gpu.crossovers(gpu.gpu_gain(pts)).set_index(["machine", "sweep"])
     fair = cross.loc[("gpubox", "batch-float32-8t")]
     assert fair["crossover"] == 256
     assert fair["largest"] == 1024
