@@ -43,12 +43,12 @@ def gpu_gain(pts: pd.DataFrame) -> pd.DataFrame:
     size = ["machine", "commit", "env", "loss", "activation", "batch", "d_in", "hidden", "d_out"]
     pts = as_objects(pts, [*size, "impl", "dtype", "device"])
     ok = pts[pts["status"] == "ok"]
-    gpu = ok[ok["device"] == "cuda"].reset_index(drop=True)
-    gpu["gpu_row"] = np.arange(len(gpu))
+    cuda = ok[ok["device"] == "cuda"].reset_index(drop=True)
+    cuda["gpu_row"] = np.arange(len(cuda))
     cpu_cols = {"impl": "cpu_impl", "time_s": "cpu_time_s", "time_lo": "cpu_lo",
                 "time_hi": "cpu_hi", "threads": "cpu_threads", "dtype": "cpu_dtype"}  # fmt: skip
     cpu = ok[ok["device"] == "cpu"][[*size, *cpu_cols]].rename(columns=cpu_cols)
-    pairs = gpu.merge(cpu, on=size, how="inner")
+    pairs = cuda.merge(cpu, on=size, how="inner")
     pairs["same_dtype"] = pairs["cpu_dtype"] == pairs["dtype"]
     pairs = pairs.sort_values(
         ["gpu_row", "same_dtype", "cpu_threads", "cpu_time_s"],

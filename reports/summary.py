@@ -133,9 +133,9 @@ def machine_text(
     ``cross`` and ``th`` only unflagged ones."""
     rows = sp[sp["machine"] == machine]
     flags = [line for line in [flag_line(sp, machine), bad_line(rows)] if line]
-    gpu = gpu_text(cross, th, machine)
-    if gpu:
-        return "\n".join([gpu, *flags])
+    paragraph = gpu_text(cross, th, machine)
+    if paragraph:
+        return "\n".join([paragraph, *flags])
     head = f"{machine} (commit {str(rows['commit'].iloc[0])[:8]}):"
     if ((rows["device"] == "cuda") & (rows["status"] == "ok")).any():
         text = f"{head} CUDA results exist but no unflagged CPU point of the same size to compare."
