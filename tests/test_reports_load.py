@@ -277,3 +277,9 @@ def test_unusable_results_dir(tmp_path, setup, message):
             shutil.rmtree(root / d)
     with pytest.raises(ResultsError, match=message.replace("`", ".")):
         load_results(root)
+
+
+def test_parallel_parsing_gives_the_same_frame(monkeypatch, handmade):
+    """Parsing in forked processes (a long history) gives what parsing in one gives."""
+    monkeypatch.setattr("reports.parse._CHUNK", 1)  # 4 files are then enough to fork for
+    pd.testing.assert_frame_equal(load_results(FIXTURES / "handmade"), handmade)
