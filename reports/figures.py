@@ -2,7 +2,9 @@
 
 Figures are built on `matplotlib.figure.Figure` directly, not pyplot: no GUI backend, no global
 state, nothing left open. Machines sit side by side as columns of one figure so that they share
-the y-axis. Each figure has a title, axis labels with units and a legend.
+the y-axis. Every figure has the same size and the same layout (title on top, one legend below
+the panels, margins fixed in inches), and an implementation has the same colour and marker in
+every figure, so that a reader who learned one figure can read the next at a glance.
 """
 
 from __future__ import annotations
@@ -21,52 +23,99 @@ from matplotlib.ticker import (
     NullLocator,
 )
 
-import impls
 from reports.sweeps import AXIS_LABELS
 
-WIDTH, HEIGHT = 5.2, 3.8  # inches per panel
-LEGEND_WIDTH = 2.8  # inches added per panel for a legend outside it
+#: Every figure's size (inches); more than three machines widen it, a long legend heightens it.
+FIG_WIDTH, FIG_HEIGHT = 10.0, 5.8
+PANEL_MIN_WIDTH = 3.2  # inches a panel keeps when there are many machines
+LEFT, RIGHT = 0.85, 0.25  # margins (inches): the y label; the right edge
+TITLE_LINE = 0.2  # inches per line of a panel's title, above the figure's two-line title (0.6)
+XAXIS = 0.62  # inches below the panels for tick labels and the x label
+LEGEND_ROW, LEGEND_PAD = 0.24, 0.12  # inches per legend row, and under the legend
+LEGEND_ROWS = 3  # legend rows the standard height holds; more rows make the figure taller
+FONT = 10  # points: tick labels, legend, annotations (readable when the page shrinks the image)
 #: Panel titles sit at this height (axes fraction). Given, it spares matplotlib a search of
 #: every tick label's extent on each draw, a quarter of a figure's drawing time.
 TITLE_Y = 1.01
-COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-          "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939")  # fmt: skip
+#: One colour and marker per implementation family (Okabe-Ito, safe for colour-blind readers;
+#: autograd, nn and custom-fn far apart). A family's CUDA variant has hollow markers.
+FAMILY_STYLES = {
+    "numpy": ("#0072B2", "o"),  # blue
+    "torch": ("#E69F00", "s"),  # orange
+    "autograd": ("#009E73", "^"),  # bluish green
+    "nn": ("#D55E00", "D"),  # vermillion
+    "custom-fn": ("#CC79A7", "v"),  # reddish purple
+    "compile": ("#56B4E9", "P"),  # sky blue
+    "cudagraph": ("#000000", "X"),  # black
+}
+UNKNOWN_STYLE = ("#7F7F7F", "*")  # an implementation this registry does not know: grey star
+MARKER_SIZE, LONE_MARKER_SIZE = 6.5, 10.0  # a series of one point must be seen on its own
+#: The ground of a label that sits on lines: white, so that the lines do not garble it.
+LABEL_BOX = {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85}
 MACHINE_COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860")
-MARKERS = ("o", "s", "^", "D", "v")
 LINESTYLES = ("-", "--", "-.", ":")
+BAND = 0.025  # the whiskers of the series at one x spread over this share of the x range
 
 
-def _panels(machines: list[str], title: str, top: float = 0.85, bottom: float = 0.6):
-    """A figure with one panel per machine sharing the y-axis, and room at the right for one
-    legend. Margins are fixed (inches: ``top`` for the title, ``bottom`` for the x labels)
-    rather than solved by a layout engine, which would cost more than the drawing itself."""
-    n = max(1, len(machines))
-    width, height = WIDTH * n + LEGEND_WIDTH, HEIGHT + 0.6
-    fig = Figure(figsize=(width, height))
-    axes = fig.subplots(1, n, squeeze=False, sharey=True)[0]
-    fig.subplots_adjust(left=0.75 / width, right=1 - LEGEND_WIDTH / width, bottom=bottom / height,
-                        top=1 - top / height, wspace=0.08)  # fmt: skip
-    fig.suptitle(title, fontsize=11, y=1 - 0.08 / height, va="top")
-    return fig, list(axes)
-
-
-def _figure_legend(fig: Figure, axes: list) -> None:
-    """One legend for all panels, right of them: each label once, in the order first drawn."""
-    seen: dict[str, object] = {}
-    for ax in axes:
-        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            seen.setdefault(label, handle)
-    if seen:
-        right = fig.subplotpars.right
-        fig.legend(list(seen.values()), list(seen), loc="upper left", fontsize=8,
-                   bbox_to_anchor=(right + 0.01, fig.subplotpars.top))  # fmt: skip
+def impl_style(name: str) -> dict[str, object]:
+    """Colour, marker and fill of an implementation, the same in every figure: its family's
+    colour and marker ('torch-cuda' -> 'torch'), hollow on CUDA."""
+    family, _, device = name.rpartition("-")
+    if device not in ("cpu", "cuda") or not family:
+        family, device = name, ""
+    color, marker = FAMILY_STYLES.get(family, UNKNOWN_STYLE)
+    face = "white" if device == "cuda" else color
+    return {"color": color, "marker": marker, "markerfacecolor": face, "markeredgecolor": color}
 
 
 def impl_color(name: str) -> str:
-    """One colour per implementation in every figure: registry order, then unknown names."""
-    known = impls.names()
-    i = known.index(name) if name in known else len(known) + sum(map(ord, name)) % 7
-    return COLORS[i % len(COLORS)]
+    """An implementation's colour (`impl_style`)."""
+    return str(impl_style(name)["color"])
+
+
+def _panels(machines: list[str], title: str, xaxis: float = XAXIS, title_lines: int = 1):
+    """A figure of the standard size with one panel per machine sharing the y-axis. Margins are
+    fixed in inches (`_finish` sets the bottom once the legend's rows are known) rather than
+    solved by a layout engine, which would cost more than the drawing itself."""
+    n = max(1, len(machines))
+    width = max(FIG_WIDTH, LEFT + RIGHT + n * PANEL_MIN_WIDTH)
+    fig = Figure(figsize=(width, FIG_HEIGHT))
+    axes = fig.subplots(1, n, squeeze=False, sharey=True)[0]
+    fig.subplots_adjust(left=LEFT / width, right=1 - RIGHT / width, wspace=0.08)
+    fig.suptitle(title, fontsize=11, y=1 - 0.08 / FIG_HEIGHT, va="top")
+    fig.xaxis_inches, fig.top_inches = xaxis, 0.65 + TITLE_LINE * title_lines
+    for ax in axes:
+        ax.tick_params(labelsize=FONT)
+    return fig, list(axes)
+
+
+def _finish(fig: Figure, axes: list, handles: dict[str, object] | None = None) -> None:
+    """One legend for all panels, centred below them, each label once in the order first drawn
+    (or ``handles``); the margins set so that it never covers a panel."""
+    if handles is None:
+        handles = {}
+        for ax in axes:
+            for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+                handles.setdefault(label, handle)
+    width = fig.get_figwidth()
+    ncol, rows = 1, 0
+    if handles:
+        longest = max(len(label) for label in handles)
+        per = 0.75 + 0.075 * longest * FONT / 9  # inches: handle and text of the longest label
+        most = max(1, min(len(handles), int((width - 0.4) / per)))
+        rows = math.ceil(len(handles) / most)
+        ncol = math.ceil(len(handles) / rows)  # rows evenly filled, none with one lone entry
+    legend = rows * LEGEND_ROW + LEGEND_PAD
+    height = FIG_HEIGHT + max(0, rows - LEGEND_ROWS) * LEGEND_ROW
+    fig.set_figheight(height)
+    bottom = legend + getattr(fig, "xaxis_inches", XAXIS)
+    top = getattr(fig, "top_inches", 0.85)
+    fig.subplots_adjust(bottom=bottom / height, top=1 - top / height)
+    fig.suptitle(fig.get_suptitle(), fontsize=11, y=1 - 0.08 / height, va="top")
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=ncol,
+                   fontsize=FONT, frameon=False, bbox_to_anchor=(0.5, LEGEND_PAD / height),
+                   columnspacing=1.5, handlelength=2.5)  # fmt: skip
 
 
 def short_env(env: object) -> str:
@@ -77,12 +126,14 @@ def short_env(env: object) -> str:
 
 def _series(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame, dict]]:
     """(label, rows, line style) per line: impl, plus dtype, threads and environment where they
-    vary (two asv environments of one commit are two runs, never one line)."""
+    vary (two asv environments of one commit are two runs, never one line). The implementation
+    sets colour and marker; a variant (another dtype, thread count, environment) the line style,
+    the same for the same variant of every implementation."""
     df = plain_rows(df)
     varies = [c for c in ("dtype", "threads", "env") if len(set(df[c].astype(object))) > 1]
+    variants = sorted({tuple(map(str, k)) for k in df[varies].itertuples(index=False)})
     out = []
-    keys = ["impl", *varies]
-    for n, (key, grp) in enumerate(df.groupby(keys, sort=True, dropna=False)):
+    for key, grp in df.groupby(["impl", *varies], sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
         parts = [str(key[0])]
         for col, v in zip(varies, key[1:], strict=True):
@@ -90,25 +141,60 @@ def _series(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame, dict]]:
                 parts.append(f"{'?' if pd.isna(v) else v} thr")
             else:
                 parts.append(str(v) if col == "dtype" else f"env {short_env(v)}")
-        style = {
-            "color": impl_color(str(key[0])),
-            "marker": MARKERS[n % len(MARKERS)] if varies else "o",
-            "linestyle": "-" if not varies else LINESTYLES[n % len(LINESTYLES)],
-        }
+        style = impl_style(str(key[0]))
+        if varies:
+            style["linestyle"] = LINESTYLES[variants.index(tuple(map(str, key[1:]))) % 4]
+        else:
+            style["linestyle"] = "--" if style["markerfacecolor"] == "white" else "-"
+        style["markersize"] = LONE_MARKER_SIZE if len(grp) == 1 else MARKER_SIZE
         out.append((", ".join(parts), grp.sort_values("x"), style))
     return out
 
 
+def _whiskers(ax, xs, lo, hi, style: dict, k: int, n: int, octaves: float) -> None:
+    """The interval of each point as a whisker, shifted a little sideways per series (``k`` of
+    ``n``, over `BAND` of the x range's ``octaves``) so that the whiskers of series at the same
+    x stay apart; the point stays put."""
+    keep = (lo.notna() & hi.notna()).to_numpy(bool)
+    if not keep.any():
+        return
+    shift = 2 ** ((k / max(1, n - 1) - 0.5) * BAND * octaves) if n > 1 else 1.0
+    x = xs.to_numpy(float)[keep] * shift
+    lo_v, hi_v = lo.to_numpy(float)[keep], hi.to_numpy(float)[keep]
+    mid = (lo_v * hi_v) ** 0.5
+    ax.errorbar(x, mid, yerr=[mid - lo_v, hi_v - mid], fmt="none", ecolor=style["color"],
+                elinewidth=1.1, capsize=2.5, alpha=0.75, zorder=1.5)  # fmt: skip
+
+
+def _limit_y(ax, core: list[float], spread: list[float]) -> None:
+    """The y range: every point and reference line, and the intervals only up to 3x beyond them,
+    so that one very wide interval cannot squash every line into a sliver (its whisker is cut
+    at the panel's edge instead)."""
+    core = [v for v in core if v > 0 and math.isfinite(v)]
+    if not core:
+        return
+    lo, hi = min(core), max(core)
+    wide = [v for v in spread if v > 0 and math.isfinite(v)]
+    lo = max(min([lo, *wide]), lo / 3)
+    hi = min(max([hi, *wide]), hi * 3)
+    if hi / lo < 1.5:  # a flat panel: some room around its one level
+        lo, hi = lo / 1.25, hi * 1.25
+    ax.set_ylim(lo / 1.15, hi * 1.15)
+
+
 def _log_y(ax) -> None:
     """Log y-axis with plain-number tick labels (0.5, 2, 100), not powers of ten."""
-    ax.set_yscale("log")
     lo, hi = ax.get_ylim()
+    if lo <= 0:  # nothing drawn: a decade around 1
+        lo, hi = 0.3, 3.0
+    ax.set_yscale("log")
+    ax.set_ylim(lo, hi)
     if hi / lo < 3:  # under half a decade: evenly spaced round numbers
         nice = MaxNLocator(nbins=6, steps=[1, 2, 5, 10]).tick_values(lo, hi)
         ticks = [t for t in nice if lo <= t <= hi]
         ax.yaxis.set_major_locator(FixedLocator(ticks))
     else:
-        subs = (1.0, 2.0, 5.0) if hi / lo > 30 else tuple(float(k) for k in range(1, 10))
+        subs = (1.0, 2.0, 5.0) if hi / lo > 30 else (1.0, 2.0, 3.0, 5.0)  # never crowded
         ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_minor_locator(NullLocator())  # unlabelled minor ticks cost more than they show
@@ -123,26 +209,15 @@ def _where(point: dict[str, object]) -> str:
     return text if threads is None else f"{text}, {threads} thread{'' if threads == 1 else 's'}"
 
 
-def _legend(ax, **kwargs) -> None:
-    """A legend when the panel has labelled lines (an empty legend only warns)."""
-    handles = ax.get_legend_handles_labels()[0]
-    if len(handles) > 5:  # many lines: outside, to the right, so that no data is hidden
-        kwargs.update(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
-        fig = ax.get_figure()
-        if not getattr(fig, "legend_room", False):  # widen once, for every panel's legend
-            fig.set_figwidth(fig.get_figwidth() + LEGEND_WIDTH * len(fig.axes))
-            fig.legend_room = True
-    if handles:
-        ax.legend(**kwargs)
-
-
 def _x_axis(ax, axis: str, xs: pd.Series) -> None:
     """Log-2 x-axis labelled with the measured sizes as plain numbers."""
     ax.set_xscale("log", base=2)
     ticks = sorted({int(v) for v in xs.dropna()})
     if 0 < len(ticks) <= 10:
-        ax.set_xticks(ticks, [str(t) for t in ticks], fontsize=8)
+        ax.set_xticks(ticks, [str(t) for t in ticks], fontsize=FONT)
         ax.xaxis.set_minor_locator(NullLocator())
+    if ticks:  # room for the whiskers shifted beside the outermost points
+        ax.set_xlim(ticks[0] / 2**0.3, ticks[-1] * 2**0.3)
     ax.set_xlabel(AXIS_LABELS.get(axis, axis))
     ax.grid(True, which="major", alpha=0.3)
 
@@ -152,12 +227,34 @@ def _sweep_rows(df: pd.DataFrame, sweep: str, machine: str) -> pd.DataFrame:
 
 
 def _sweep(df: pd.DataFrame, sweep: str) -> tuple[list[str], str, str]:
-    """(machines with rows on ``sweep``, its axis, its title)."""
+    """(machines with rows on ``sweep``, its axis, its title in words)."""
     rows = df[df["sweep"] == sweep]
     machines = sorted(set(rows["machine"].astype(object)))
     if rows.empty:
-        return machines, sweep, sweep
+        return machines, sweep, f"no points on {sweep}"
     return machines, str(rows["axis"].iloc[0]), str(rows["sweep_title"].iloc[0])
+
+
+def _ratio_panels(fig, axes, df, sweep, col, skip: str | None = None) -> tuple[list, list]:
+    """Draw ``col`` (with ``col``_lo/_hi whiskers) per implementation in each machine's panel;
+    (the values, the interval ends) for `_limit_y`."""
+    core, spread = [], []
+    for ax, machine in zip(axes, fig.machines, strict=False):  # no machine: one empty panel
+        rows = _sweep_rows(df, sweep, machine).dropna(subset=[col])
+        if skip is not None:
+            rows = rows[rows["impl"] != skip]
+        lines = _series(rows)
+        x = rows["x"].astype(float)
+        octaves = math.log2(x.max() / x.min()) + 0.6 if len(x) else 1.0
+        for k, (label, grp, style) in enumerate(lines):
+            xs = grp["x"].astype(float)
+            ax.plot(xs, grp[col], label=label, zorder=3 if len(grp) == 1 else 2, **style)
+            lo, hi = grp[f"{col}_lo"], grp[f"{col}_hi"]
+            _whiskers(ax, xs, lo, hi, style, k, len(lines), octaves)
+            core += list(grp[col])
+            spread += [*grp[f"{col}_lo"].dropna(), *grp[f"{col}_hi"].dropna()]
+        ax.set_title(machine, fontsize=10, y=TITLE_Y)
+    return core, spread
 
 
 def speedup_figure(sp: pd.DataFrame, sweep: str) -> Figure:
@@ -166,53 +263,62 @@ def speedup_figure(sp: pd.DataFrame, sweep: str) -> Figure:
     machines, axis, title = _sweep(sp, sweep)
     base = sp["baseline_impl"].iloc[0] if len(sp) else "baseline"
     fig, axes = _panels(machines, f"Speedup over {base} (higher is faster)\n{title}")
-    for ax, machine in zip(axes, machines, strict=False):  # no machine: one empty panel
-        rows = _sweep_rows(sp, sweep, machine).dropna(subset=["speedup"])
-        rows = rows[rows["impl"] != base]
-        for label, grp, style in _series(rows):
-            xs = grp["x"].astype(float)
-            ax.plot(xs, grp["speedup"], label=label, **style)
-            lo, hi = grp["speedup_lo"], grp["speedup_hi"]
-            if lo.notna().any():
-                ax.fill_between(xs, lo, hi, color=style["color"], alpha=0.15, linewidth=0)
+    fig.machines = machines
+    core, spread = _ratio_panels(fig, axes, sp, sweep, "speedup", skip=base)
+    for ax, machine in zip(axes, [*machines, ""], strict=False):
         ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label=f"{base} (1x)")
-        _log_y(ax)
-        _x_axis(ax, axis, rows["x"])
-        ax.set_title(machine, fontsize=10, y=TITLE_Y)
-        ax.set_ylabel(f"speedup over {base} (×)")
-    _figure_legend(fig, axes)
+        _x_axis(ax, axis, _sweep_rows(sp, sweep, machine)["x"])
+    axes[0].set_ylabel(f"speedup over {base} (×)")
+    _limit_y(axes[0], [*core, 1.0], spread)
+    _log_y(axes[0])
+    _finish(fig, axes)
     return fig
 
 
+def _peak_line(ax, p: pd.Series, first: bool) -> None:
+    """A measured GEMM peak: a dashed line labelled at its right end, on a white ground so that
+    lines passing under the label do not garble it."""
+    ax.axhline(p["peak_gflops"], linestyle="--", linewidth=1.4, color="#444444", zorder=1,
+               label="measured GEMM peak" if first else None, gid="peak")  # fmt: skip
+    ax.annotate(
+        f"{p['device']} {p['dtype']} peak {p['peak_gflops']:,.0f} GFLOP/s",
+        (0.99, p["peak_gflops"]),
+        xycoords=("axes fraction", "data"),
+        xytext=(0, 2),
+        textcoords="offset points",
+        fontsize=FONT,
+        ha="right",
+        va="bottom",
+        color="#222222",
+        bbox=LABEL_BOX,
+    )
+
+
 def gflops_figure(th: pd.DataFrame, peaks: pd.DataFrame, sweep: str) -> Figure:
-    """Achieved GFLOP/s vs the swept size, with each device's measured GEMM peak as a ceiling
-    (on CPU the peak at the sweep's thread count)."""
+    """Achieved GFLOP/s vs the swept size, with whiskers from the time's interval and each
+    device's measured GEMM peak as a ceiling (on CPU the peak at the sweep's thread count)."""
     machines, axis, title = _sweep(th, sweep)
-    fig, axes = _panels(machines, f"Achieved GFLOP/s (dashed: GEMM peak)\n{title}")
+    fig, axes = _panels(machines, f"Achieved GFLOP/s (higher is faster)\n{title}")
+    th = th.assign(gflops_lo=th["flops"] / th["time_hi"] / 1e9,
+                   gflops_hi=th["flops"] / th["time_lo"] / 1e9)  # fmt: skip
+    fig.machines = machines
+    core, spread = _ratio_panels(fig, axes, th, sweep, "gflops")
     key = ["machine", "commit", "env", "device", "dtype", "threads"]
     peaks = peaks.astype(dict.fromkeys(key, object))
-    for ax, machine in zip(axes, machines, strict=False):  # no machine: one empty panel
+    first = True
+    for ax, machine in zip(axes, machines, strict=False):
         rows = _sweep_rows(th, sweep, machine).dropna(subset=["gflops"])
-        for label, grp, style in _series(rows):
-            ax.plot(grp["x"].astype(float), grp["gflops"], label=label, **style)
         shown = rows[key].astype(object).drop_duplicates()
         shown["threads"] = shown["threads"].where(shown["device"] == "cpu", None)
-        ceil = peaks.merge(shown.astype({"threads": object}), on=key)
-        for _, p in ceil.iterrows():
-            ax.axhline(p["peak_gflops"], linestyle="--", linewidth=1, color="gray")
-            ax.annotate(
-                f"{p['device']} {p['dtype']} peak {p['peak_gflops']:,.0f} GFLOP/s",
-                (0.01, p["peak_gflops"]),
-                xycoords=("axes fraction", "data"),
-                fontsize=7,
-                va="bottom",
-                color="dimgray",
-            )
-        _log_y(ax)
+        for _, p in peaks.merge(shown.astype({"threads": object}), on=key).iterrows():
+            _peak_line(ax, p, first)
+            first = False
+            core.append(p["peak_gflops"] * 1.6)  # room above the line for its label
         _x_axis(ax, axis, rows["x"])
-        ax.set_title(machine, fontsize=10, y=TITLE_Y)
-        ax.set_ylabel("GFLOP/s (one training step)")
-    _figure_legend(fig, axes)
+    axes[0].set_ylabel("GFLOP/s (one training step)")
+    _limit_y(axes[0], core, spread)
+    _log_y(axes[0])
+    _finish(fig, axes)
     return fig
 
 
@@ -220,57 +326,39 @@ def gain_figure(gain: pd.DataFrame, cross: pd.DataFrame, sweep: str) -> Figure:
     """GPU gain over the best CPU implementation vs size, crossover marked, CPU side stated.
     ``gain``: `gpu.gpu_gain` rows with their sweeps (`reports.sweeps.assign`)."""
     machines, axis, title = _sweep(gain, sweep)
-    fig, axes = _panels(machines, f"GPU gain over the best CPU implementation\n{title}", top=1.2)
-    for ax, machine in zip(axes, machines, strict=False):  # no machine: one empty panel
+    fig, axes = _panels(
+        machines, f"GPU gain over the best CPU implementation\n{title}", title_lines=2
+    )
+    fig.machines = machines
+    core, spread = _ratio_panels(fig, axes, gain, sweep, "gain")
+    for ax, machine in zip(axes, machines, strict=False):
         rows = _sweep_rows(gain, sweep, machine)
-        for label, grp, style in _series(rows):
-            ax.plot(grp["x"].astype(float), grp["gain"], label=label, **style)
-            if grp["gain_lo"].notna().any():
-                ax.fill_between(
-                    grp["x"].astype(float),
-                    grp["gain_lo"],
-                    grp["gain_hi"],
-                    color=style["color"],
-                    alpha=0.15,
-                    linewidth=0,
-                )
         ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label="CPU = GPU (1x)")
         mine = cross[(cross["machine"] == machine) & (cross["sweep"] == sweep)]
         for _, c in mine.iterrows():
             if not math.isnan(c["crossover_est"]):
-                ax.axvline(c["crossover_est"], color="red", linestyle=":", linewidth=1.2)
-                ax.annotate(
-                    f"{c['impl']} crossover ≈ {c['crossover_est']:.0f}",
-                    (c["crossover_est"], 0.02),
-                    xycoords=("data", "axes fraction"),
-                    rotation=90,
-                    fontsize=7,
-                    color="red",
-                    ha="right",
-                )
+                ax.axvline(c["crossover_est"], color="#C00000", linestyle=":", linewidth=1.2,
+                           label="crossover: GPU wins from here")  # fmt: skip
+                ax.annotate(f"{c['impl']} crossover ≈ {c['crossover_est']:.0f}",
+                            (c["crossover_est"], 0.03), xycoords=("data", "axes fraction"),
+                            rotation=90, fontsize=FONT - 1, color="#C00000",
+                            ha="right")  # fmt: skip
         threads = ",".join(sorted({str(int(t)) for t in rows["cpu_threads"].dropna()})) or "?"
         dtypes = ",".join(sorted(set(rows["cpu_dtype"].astype(str)))) or "?"
         cores = rows["cores"].dropna()
         side = f"CPU side: {threads} thread{'' if threads == '1' else 's'}"
         side += f" of {int(cores.iloc[0])} cores" if len(cores) else " (cores unknown)"
         side += f", {dtypes}"
-        unfair = sorted({f for f in rows["fairness"] if f != "fair"})
         ax.set_title(f"{machine}\n{side}", fontsize=9, y=TITLE_Y)
+        unfair = sorted({f for f in rows["fairness"] if f != "fair"})
         if unfair:
-            ax.text(
-                0.02,
-                0.98,
-                "UNEQUAL: " + "; ".join(unfair),
-                transform=ax.transAxes,
-                va="top",
-                fontsize=7,
-                color="darkred",
-                wrap=True,
-            )
-        _log_y(ax)
+            ax.text(0.02, 0.98, "UNEQUAL: " + "; ".join(unfair), transform=ax.transAxes,
+                    va="top", fontsize=FONT - 1, color="darkred", wrap=True)  # fmt: skip
         _x_axis(ax, axis, rows["x"])
-        ax.set_ylabel("gain (CPU time / GPU time, ×)")
-    _figure_legend(fig, axes)
+    axes[0].set_ylabel("gain (CPU time / GPU time, ×)")
+    _limit_y(axes[0], [*core, 1.0], spread)
+    _log_y(axes[0])
+    _finish(fig, axes)
     return fig
 
 
@@ -288,7 +376,8 @@ def history_figure(pts: pd.DataFrame, point: dict[str, object], last: int = 50) 
     rows = rows.drop_duplicates(["machine", "commit", "impl", "threads", "dtype"])
     commits = rows.groupby("machine")["commit"].nunique()
     machines = sorted(commits[commits > 1].index)  # one commit is no history
-    fig, axes = _panels(machines, f"Step time across commits at {_where(point)}", 1.0, 1.1)
+    fig, axes = _panels(machines, f"Step time across commits\n{_where(point)}", 0.95, 2)
+    times = []
     for ax, machine in zip(axes, machines, strict=False):  # no machine: one empty panel
         every = rows[rows["machine"] == machine].sort_values(["date", "commit"])
         order = list(dict.fromkeys(every["commit"]))
@@ -297,14 +386,14 @@ def history_figure(pts: pd.DataFrame, point: dict[str, object], last: int = 50) 
         mine = every[every["commit"].isin(pos)]
         mine = mine.assign(x=mine["commit"].map(pos))
         for label, grp, style in _series(mine):
-            ax.plot(grp["x"], grp["time_s"] * 1e3, label=label, markersize=3, **style)
+            ax.plot(grp["x"], grp["time_s"] * 1e3, label=label, **{**style, "markersize": 4})
+            times += list(grp["time_s"] * 1e3)
         step = max(1, math.ceil(len(shown) / 12))
         ticks = list(range(0, len(shown), step))
-        ax.set_xticks(ticks, [shown[i][:8] for i in ticks], rotation=30, fontsize=8)
+        ax.set_xticks(ticks, [shown[i][:8] for i in ticks], rotation=30, fontsize=FONT - 1)
+        ax.set_xlim(-0.4, len(shown) - 0.6)  # the first and last commit clear of the frame
         drawn = "" if len(shown) == len(order) else f"last {len(shown)} of "
         ax.set_xlabel(f"commit ({drawn}{len(order)}, oldest left)")
-        ax.set_ylabel("time per step (ms)")
-        _log_y(ax)
         first, final = every["date"].min(), every["date"].max()
         ax.set_title(
             f"{machine}: {len(order)} commits, {first:%Y-%m-%d} to {final:%Y-%m-%d}\n"
@@ -314,7 +403,10 @@ def history_figure(pts: pd.DataFrame, point: dict[str, object], last: int = 50) 
             y=TITLE_Y,
         )
         ax.grid(True, alpha=0.3)
-    _figure_legend(fig, axes)
+    axes[0].set_ylabel("time per step (ms, lower is faster)")
+    _limit_y(axes[0], times, [])
+    _log_y(axes[0])
+    _finish(fig, axes)
     return fig
 
 
@@ -334,8 +426,7 @@ def machines_figure(st: pd.DataFrame, point: dict[str, object]) -> Figure:
     )
     machines = sorted(set(rows["machine"]))
     names = sorted(set(rows["impl"]))
-    fig = Figure(figsize=(max(6.0, 1.2 * len(names) + 2), HEIGHT + 0.6), layout="constrained")
-    ax = fig.subplots()
+    fig, (ax,) = _panels(["all"], f"Machines side by side\n{_where(point)}", 1.0, 0)
     width = 0.8 / max(1, len(machines))
     for i, machine in enumerate(machines):
         mine = rows[rows["machine"] == machine].set_index("impl")
@@ -344,10 +435,9 @@ def machines_figure(st: pd.DataFrame, point: dict[str, object]) -> Figure:
         ax.bar(
             xs, heights, width=width, label=machine, color=MACHINE_COLORS[i % len(MACHINE_COLORS)]
         )
-    ax.set_xticks(range(len(names)), names, rotation=20, fontsize=8)
+    ax.set_xticks(range(len(names)), names, rotation=20, fontsize=FONT)
     ax.set_ylabel("time per step (ms, lower is faster)")
     ax.set_xlabel("implementation (most CPU threads measured)")
-    ax.set_title(f"Machines side by side\n{_where(point)}", fontsize=11)
     ax.grid(True, axis="y", alpha=0.3)
-    _legend(ax, fontsize=8, title="machine")
+    _finish(fig, [ax])
     return fig

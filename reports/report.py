@@ -41,6 +41,7 @@ class Report:
     method: list[str]
     runs: pd.DataFrame
     facts: pd.DataFrame
+    machines: pd.DataFrame = field(default_factory=pd.DataFrame)
     tables: list[Table] = field(default_factory=list)
     plots: list[Plot] = field(default_factory=list)
     gpu_summary: str = ""
@@ -98,14 +99,16 @@ def method_text(
 
 
 def runs_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Which machine, commit, date and environment each part of the report comes from, with
-    its points by status, those disturbed, and those the harness wrote no flag for."""
+    """Which machine, commit and environment each part of the report comes from, when the
+    commit was made and when it ran, with its points by status, those disturbed, and those the
+    harness wrote no flag for."""
     runs = pd.DataFrame(
         {
             "machine": df["machine"].astype(object),
             "commit": df["commit"].astype(object),
             "env": df["env"].astype(object),
             "date": df["date"],
+            "run_date": df["run_date"],
             "status": df["status"].astype(object),
             "flagged": df["disturbed"].to_numpy(bool),
             "known": df["flags_known"].to_numpy(bool),
@@ -113,6 +116,7 @@ def runs_table(df: pd.DataFrame) -> pd.DataFrame:
     )
     runs = runs.groupby(["machine", "commit", "env"], as_index=False).agg(
         date=("date", "first"),
+        run_date=("run_date", "max"),
         points=("status", "size"),
         ok=("status", lambda s: int((s == "ok").sum())),
         skipped=("status", lambda s: int((s == "skipped").sum())),
@@ -121,7 +125,9 @@ def runs_table(df: pd.DataFrame) -> pd.DataFrame:
         disturbed=("flagged", "sum"),
         flags_unknown=("known", lambda k: int((~k).sum())),
     )
-    runs["date"] = runs["date"].dt.strftime("%Y-%m-%d %H:%M UTC")
+    runs["commit"] = runs["commit"].str[:8]  # enough to name it; the CSVs have it whole
+    runs.insert(3, "committed", runs.pop("date").dt.strftime("%Y-%m-%d %H:%M UTC"))
+    runs.insert(4, "ran", runs.pop("run_date").dt.strftime("%Y-%m-%d %H:%M UTC"))
     return runs
 
 
@@ -130,10 +136,13 @@ def facts_table(df: pd.DataFrame) -> pd.DataFrame:
     cols = [c for c in df.columns if c.startswith(("fact_", "asv_"))]
     first = df.drop_duplicates("machine")
     per = first.set_index(first["machine"].astype(object))[cols].astype(object).T
+    per = per.rename_axis(columns=None)  # else the page shows an empty 'machine' column
     per = per[sorted(per.columns)]
     per.index = [c.removeprefix("fact_").removeprefix("asv_") for c in per.index]
     per = per[per.notna().any(axis=1)]
     per = per.where(per.notna(), "—")
+    if "ram" in per.index:  # asv gives bytes; a reader wants GiB
+        per.loc["ram"] = [tables.fmt_gib(v) for v in per.loc["ram"]]
     return per.reset_index(names="fact")
 
 
@@ -165,7 +174,7 @@ def _common_point(pts: pd.DataFrame, across: str) -> dict[str, object] | None:
 #: The columns the sweep figures read.
 FIGURE_COLUMNS = ["machine", "commit", "env", "sweep", "axis", "sweep_title", "x", "impl",
                   "device", "dtype", "threads", "speedup", "speedup_lo", "speedup_hi",
-                  "baseline_impl", "gflops", "gain", "gain_lo", "gain_hi", "cpu_threads",
+                  "baseline_impl", "gflops", "flops", "time_lo", "time_hi", "gain", "gain_lo", "gain_hi", "cpu_threads",
                   "cpu_dtype", "cores", "fairness"]  # fmt: skip
 
 
@@ -209,6 +218,7 @@ def build(
         method=method,
         runs=runs_table(df),
         facts=facts_table(df),
+        machines=tables.machines_view(df),
         gpu_summary="\n".join(t for t in texts if t),
     )
     add = report.tables.append
@@ -338,7 +348,7 @@ def _sweep_plots(report, sp, th, gain, cross, peaks, baseline) -> None:
                 Plot(
                     f"speedup_{sweep}",
                     f"Speedup, {title}",
-                    f"Speedup over {baseline}; shaded: interval; dashed: 1x.",
+                    f"Speedup over {baseline}; whiskers: its interval; dashed black: 1x.",
                     figures.speedup_figure(sp, sweep),
                 )
             )
@@ -347,7 +357,8 @@ def _sweep_plots(report, sp, th, gain, cross, peaks, baseline) -> None:
                 Plot(
                     f"gflops_{sweep}",
                     f"GFLOP/s, {title}",
-                    "Achieved GFLOP/s; dashed: measured GEMM peak.",
+                    "Achieved GFLOP/s; whiskers: from the time's interval; dashed grey: measured GEMM "
+                    "peak.",
                     figures.gflops_figure(th, peaks, sweep),
                 )
             )
@@ -356,7 +367,7 @@ def _sweep_plots(report, sp, th, gain, cross, peaks, baseline) -> None:
                 Plot(
                     f"gpu_gain_{sweep}",
                     f"GPU gain, {title}",
-                    "CPU time / GPU time; dotted red: crossover; the CPU "
+                    "CPU time / GPU time; whiskers: its interval; dotted red: crossover; the CPU "
                     "side's threads and dtype in each panel's title.",
                     figures.gain_figure(gain, cross, sweep),
                 )

@@ -338,3 +338,68 @@ def markdown(df: pd.DataFrame) -> str:
     rule = "|" + "|".join("---" for _ in df.columns) + "|"
     body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join([head, rule, *body])
+
+
+def fmt_gib(n: object) -> str:
+    """A byte count as GiB ('25276510208' -> '23.5 GiB'); under 1 GiB in MiB; unknown: '—'."""
+    try:
+        value = float(str(n))
+    except ValueError:
+        return "—"
+    if math.isnan(value) or value <= 0:
+        return "—"
+    return f"{value / 2**30:.1f} GiB" if value >= 2**30 else f"{value / 2**20:.0f} MiB"
+
+
+def _first(rows: pd.DataFrame, *cols: str) -> object:
+    """The first known value of the first of ``cols`` that has one (None if none has)."""
+    for c in cols:
+        known = rows[c].dropna() if c in rows.columns else ()
+        if len(known):
+            return known.iloc[0]
+    return None
+
+
+def _text(value: object, none: str = "—") -> str:
+    return none if value is None or value == "" else str(value)
+
+
+def machines_view(df: pd.DataFrame) -> pd.DataFrame:
+    """Where and when, one column per machine (so that it fits a narrow window): when the run
+    ran (not the commit's date), the CPU, its cores and the thread counts measured, BLAS,
+    torch, GPU and RAM in GiB: what a reader needs before believing any number below it."""
+    out = []
+    for machine, rows in plain(df).groupby("machine", sort=True):
+        on_gpu = (rows["device"] == "cuda") | rows["impl"].astype(str).str.endswith("-cuda")
+        cpu = rows[~on_gpu & (rows["status"] == "ok")]
+        used = sorted({int(t) for t in cpu["threads"].dropna()})
+        pools = [f"{name} pool {int(v)}" for name, v in (
+            ("BLAS", _first(rows, "fact_blas_threads")),
+            ("torch", _first(rows, "fact_torch_threads"))) if v is not None]  # fmt: skip
+        torch = _text(_first(rows, "fact_torch_version"))
+        build = _first(rows, "fact_torch_cuda_build")
+        gpu_name, gpu_mem = _first(rows, "fact_gpu_name"), _first(rows, "fact_gpu_memory_gib")
+        facts = any(rows[c].notna().any() for c in rows.columns if c.startswith("fact_"))
+        gpu = _text(gpu_name, "none" if facts else "—")  # no facts at all: unknown, not none
+        if gpu_name is not None and gpu_mem is not None:
+            gpu += f" ({float(gpu_mem):.0f} GiB)"
+        cores = _first(rows, "fact_physical_cores")
+        logical = _first(rows, "asv_num_cpu")
+        ran = rows["run_date"].dropna().max() if "run_date" in rows.columns else None
+        out.append({
+            "machine": machine,
+            "ran": "—" if ran is None or pd.isna(ran) else f"{ran:%Y-%m-%d %H:%M} UTC",
+            "commit": ", ".join(sorted({str(c)[:8] for c in rows["commit"]})),
+            "CPU": _text(_first(rows, "fact_cpu_model", "asv_cpu")),
+            "cores": f"{_text(cores, '?')} physical, {_text(logical, '?')} logical",
+            "threads measured": (", ".join(map(str, used)) or "—")
+            + (f" ({', '.join(pools)})" if pools else ""),
+            "BLAS": _text(_first(rows, "fact_blas")),
+            "torch": torch + (f", CUDA {build}" if build is not None else ""),
+            "GPU": gpu,
+            "RAM": fmt_gib(_first(rows, "asv_ram")),
+        })  # fmt: skip
+    if not out:
+        return pd.DataFrame({"machine": []})
+    per = pd.DataFrame(out).set_index("machine").T.rename_axis(columns=None)
+    return per.reset_index(names="machine")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from reports import figures, gpu, stats, summary, sweeps, tables
+import impls
+from reports import figures, gpu, pages, stats, summary, sweeps, tables
 from reports.load import load_results
 from reports.report import build
 
@@ -75,7 +77,7 @@ def test_gflops_figure_draws_the_peak_at_the_same_threads(pts, df):
     fig = figures.gflops_figure(sweeps.assign(stats.throughput(pts, peaks)), peaks,
                                 "batch-float32-8t")  # fmt: skip
     (gpubox,) = fig.axes
-    ceilings = sorted(ln.get_ydata()[0] for ln in gpubox.get_lines() if ln.get_linestyle() == "--")
+    ceilings = sorted(ln.get_ydata()[0] for ln in gpubox.get_lines() if ln.get_gid() == "peak")
     assert ceilings == pytest.approx([125.0, 4e4])
     assert "cuda float32 peak 40,000 GFLOP/s" in [t.get_text() for t in gpubox.texts]
     assert gpubox.get_ylabel() == "GFLOP/s (one training step)"
@@ -200,3 +202,132 @@ def test_history_is_drawn_where_there_are_several_commits():
     (ax,) = plot.figure.axes
     assert ax.get_title().startswith("cpubox: 2 commits")
     assert labels(ax) == ["numpy", "torch-cpu"]
+
+
+@pytest.fixture(scope="module")
+def two_report():
+    two = load_results(FIXTURES / "two")
+    return build(stats.latest(two), two)
+
+
+def line_colors(report) -> dict[str, set[str]]:
+    """Each legend label's line colours across every figure of ``report``."""
+    seen: dict[str, set[str]] = {}
+    for plot in report.plots:
+        for ax in plot.figure.axes:
+            for ln in ax.get_lines():
+                if not ln.get_label().startswith("_"):
+                    seen.setdefault(ln.get_label(), set()).add(ln.get_color())
+    return seen
+
+
+def test_every_implementation_has_its_own_style_in_every_figure(two_report):
+    styles = {name: figures.impl_style(name) for name in impls.names()}
+    assert all(s["color"] != figures.UNKNOWN_STYLE[0] for s in styles.values()), styles
+    look = {(s["color"], s["marker"], s["markerfacecolor"]) for s in styles.values()}
+    assert len(look) == len(styles)  # no two implementations drawn alike
+    family = {
+        n: figures.impl_style(n)["color"] for n in ("autograd-cpu", "nn-cpu", "custom-fn-cpu")
+    }
+    assert len(set(family.values())) == 3  # the three that used to look alike
+    assert styles["torch-cpu"]["color"] == styles["torch-cuda"]["color"]
+    assert styles["torch-cuda"]["markerfacecolor"] == "white"  # CUDA: hollow
+    colors = line_colors(two_report)
+    for name in ("numpy", "torch-cpu", "torch-cuda"):
+        assert colors[name] == {figures.impl_color(name)}, name
+
+
+def test_figures_share_one_size_and_a_legend_below_the_panels(two_report):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    for plot in two_report.plots:
+        fig = plot.figure
+        assert tuple(fig.get_size_inches()) == (figures.FIG_WIDTH, figures.FIG_HEIGHT), plot.name
+        (legend,) = fig.legends
+        assert [ax.get_legend() for ax in fig.axes] == [None] * len(fig.axes)
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        top = legend.get_window_extent(renderer).y1
+        for ax in fig.axes:
+            assert top < ax.get_tightbbox(renderer).y0, plot.name  # under the tick labels
+
+
+def test_figure_titles_are_words(two_report):
+    """No benchmark's class or method name (bench_step.Step.track_time, LaunchFloor), no
+    CamelCase, no sweep id: a title says in words what is drawn."""
+    names = set(load_results(FIXTURES / "two")["benchmark"].astype(str))
+    parts = {p for n in names for p in n.split(".")[1:]}
+    code = {p for p in parts if "_" in p or p[1:] != p[1:].lower()}  # track_time, LaunchFloor
+    assert "LaunchFloor" in code
+    for plot in two_report.plots:
+        for text in (plot.title, plot.figure.get_suptitle()):
+            assert not re.search(r"\b[A-Z][a-z]+[A-Z]\w*|[A-Za-z]\.[A-Za-z]", text), text
+            assert not [p for p in code if p in text], text
+            assert not re.search(r"\b\w+-float\d+-\d+t\b", text), text  # no sweep ids
+        if plot.name.startswith(("speedup_", "gpu_gain_", "gflops_")):
+            assert "sweep — " in plot.figure.get_suptitle()
+
+
+def test_wide_intervals_are_whiskers_cut_at_the_panel(pts, df):
+    sp = sweeps.assign(stats.speedup(pts, "numpy", stats.paired(df)))
+    cuda = sp["impl"] == "torch-cuda"
+    noisy = sp.assign(speedup_lo=sp["speedup_lo"].mask(cuda, 2e-4),
+                      speedup_hi=sp["speedup_hi"].mask(cuda, 1e4))  # fmt: skip
+    (ax,) = figures.speedup_figure(noisy, "batch-float32-8t").axes
+    assert not [c for c in ax.collections if type(c).__name__ == "PolyCollection"]  # no bands
+    lo, hi = ax.get_ylim()
+    # torch-cuda's speedups run from 0.5 to 32: the panel shows them, not 0.0002 to 10000
+    assert lo == pytest.approx(0.5 / 3 / 1.15)
+    assert hi == pytest.approx(32 * 3 * 1.15)
+    whiskers = [c for c in ax.collections if type(c).__name__ == "LineCollection"]
+    assert len(whiskers) == 2  # one per implementation drawn
+
+
+def test_gflops_points_carry_their_interval(pts, df):
+    peaks = stats.ceilings(df)
+    th = sweeps.assign(stats.throughput(pts, peaks))
+    (ax,) = figures.gflops_figure(th, peaks, "batch-float32-8t").axes
+    row = th[(th["sweep"] == "batch-float32-8t") & (th["impl"] == "torch-cuda") & (th["x"] == 1024)]
+    lo = float(row["flops"].iloc[0] / row["time_hi"].iloc[0] / 1e9)
+    hi = float(row["flops"].iloc[0] / row["time_lo"].iloc[0] / 1e9)
+    ends = [seg[:, 1] for c in ax.collections for seg in c.get_segments()]
+    assert any(e[0] == pytest.approx(lo) and e[1] == pytest.approx(hi) for e in ends)
+    (label,) = [t for t in ax.texts if "cuda float32 peak" in t.get_text()]
+    assert label.get_fontsize() >= figures.FONT
+    assert label.get_bbox_patch() is not None  # a white ground under the text
+
+
+def test_a_lone_point_is_drawn_large(pts, df):
+    sp = sweeps.assign(stats.speedup(pts, "numpy", stats.paired(df)))
+    one = sp[~((sp["impl"] == "torch-cuda") & (sp["x"] != 256))]
+    (ax,) = figures.speedup_figure(one, "batch-float32-8t").axes
+    (cuda,) = [ln for ln in ax.get_lines() if ln.get_label() == "torch-cuda"]
+    assert cuda.get_markersize() == figures.LONE_MARKER_SIZE
+
+
+def test_machine_block_states_run_date_and_ram_in_gib(df):
+    view = tables.machines_view(df).set_index("machine")
+    gpubox = df[df["machine"] == "gpubox"]
+    ran = gpubox["run_date"].max()
+    assert view.loc["ran", "gpubox"] == f"{ran:%Y-%m-%d %H:%M} UTC"
+    assert ran.floor("min") != gpubox["date"].iloc[0].floor("min")  # not the commit's date
+    assert view.loc["RAM", "gpubox"] == "61 MiB"  # asv's 64000000 bytes
+    assert view.loc["GPU", "gpubox"] == "Test GPU"
+    assert view.loc["GPU", "cpubox"] == "—"  # no facts: unknown, not 'none'
+    assert view.loc["threads measured", "labbox"] == "1, 8"
+    assert tables.fmt_gib("25276510208") == "23.5 GiB"
+    assert tables.fmt_gib(None) == tables.fmt_gib("") == "—"
+
+
+def test_page_puts_the_machine_first_and_every_table_in_a_box(two_report):
+    page = pages.render_html(two_report, {p.name: b"png" for p in two_report.plots})
+    assert page.index("Where and when it ran") < page.index("<table")
+    assert page.index("Derived CPU") < page.index("<h2>Summary")
+    assert "64000000" not in page
+    assert "61 MiB" in page
+    boxed = len(re.findall(r'<div class="(?:wide|scroll)"><table', page))
+    assert boxed == page.count("<table") > 3
+    bodies = re.findall(r"<tbody>(.*?)</tbody>", page, re.DOTALL)
+    assert [b for b in bodies if "<th" in b] == []  # no stray, empty row-header column
+    assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", page)  # works offline
+    md = pages.render_markdown(two_report)
+    assert md.index("## Where and when it ran") < md.index("## Summary")
