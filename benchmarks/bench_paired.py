@@ -69,7 +69,11 @@ class Paired(StepBenchmark):
             return ratios
 
         samples = protocol.measure(
-            measure_once, self.point.threads, "bench_paired.Paired.track_relative_time", label
+            measure_once,
+            self.point.threads,
+            "bench_paired.Paired.track_relative_time",
+            label,
+            keep_fast=False,  # both sides of a pair share the machine's state
         )
         return protocol.timing_result(samples, 1)
 

@@ -187,7 +187,7 @@ def test_judge_names_each_kind_of_disturbance():
     assert protocol.judge(0.1, 1, 2, 1.01, 1.0, config) == ""
     assert protocol.judge(1.0, 1, 2, 1.01, 1.0, config) == ""  # a busy loop beside one thread fits
     assert "other processes took 1.00" in protocol.judge(1.0, 2, 2, 1.0, 1.0, config)
-    assert "moved 1.30x" in protocol.judge(0.0, 1, 2, 1.3, 1.0, config)
+    assert protocol.judge(0.0, 1, 2, 1.3, 1.0, config) == ""  # a change of state: blocks decide
     assert "slow state" in protocol.judge(0.0, 2, 2, 1.0, 1.6, config)
     assert "had its core 60%" in protocol.judge(0.0, 1, 2, 1.0, 1.0, config, share=0.6)
     assert protocol.judge(0.0, 2, 2, 1.0, 1.0, config, share=0.6) == ""  # judged at 1 thread only
@@ -453,3 +453,19 @@ def test_machine_facts_are_recorded_after_the_run_and_publish_works(asv_run):
     published = asv("publish", "--config", config, env=env, cwd=tmp)
     assert published.returncode == 0, published.stdout + published.stderr
     assert (tmp / "html" / "index.json").exists()
+
+
+def test_fast_blocks_keep_the_fast_mode_of_a_bimodal_machine():
+    blocks = [300e-6, 305e-6, 590e-6, 310e-6, 700e-6, 302e-6]
+    assert protocol.fast_blocks(blocks, 0.10) == [300e-6, 305e-6, 310e-6, 302e-6]
+
+
+def test_an_attempt_mostly_in_the_slow_state_is_disturbed(monkeypatch):
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
+    monkeypatch.setattr(protocol, "reference_seconds", lambda: 1e-3)
+    monkeypatch.setattr(protocol, "own_share", lambda a, b: 1.0)
+    monkeypatch.delenv(flags.FLAGS_DIR, raising=False)
+    attempts = iter([[1.0, 2.0, 2.0, 2.1], [1.0, 1.01, 1.02, 2.0]])
+    config = protocol.Protocol(pause_seconds=0.0)
+    kept = protocol.measure(lambda: next(attempts), 1, "b.C.track_time", "x/1t", config)
+    assert kept == [1.0, 1.01, 1.02]  # the second attempt: three of four blocks fast
