@@ -22,7 +22,7 @@ import statistics
 from typing import ClassVar
 
 from . import common, grids, protocol
-from .points import GRID, StepBenchmark, without_empty
+from .points import GRID, CountedStepBenchmark, StepBenchmark, without_empty
 
 #: CUDA-event-timed steps per `track_device_time` value (their median).
 DEVICE_TIME_STEPS = 25
@@ -51,7 +51,7 @@ class Step(StepBenchmark):
     track_time.unit = "seconds"
 
 
-class Memory(StepBenchmark):
+class Memory(CountedStepBenchmark):
     version = "2"
     params: ClassVar[list] = [GRID.labels(grids.PEAKMEM)]
 
@@ -60,7 +60,7 @@ class Memory(StepBenchmark):
         self.trainer.sync()
 
 
-class Device(StepBenchmark):
+class Device(CountedStepBenchmark):
     version = "2"
     params: ClassVar[list] = [GRID.labels(grids.DEVICE_TIME)]
 
@@ -81,7 +81,7 @@ class Device(StepBenchmark):
     track_device_time.unit = "seconds"
 
 
-class DeviceMemory(StepBenchmark):
+class DeviceMemory(CountedStepBenchmark):
     version = "2"
     params: ClassVar[list] = [GRID.labels(grids.GPU_MEMORY)]
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 import impls
 from impls.point import Point
 
-from . import common, grids, protocol
+from . import common, flags, grids, protocol
 
 #: The grid asv sees (`grids.GRID_ENV`).
 GRID = grids.selected()
@@ -58,6 +58,15 @@ class StepBenchmark:
     def teardown(self, rates, label):
         if getattr(self, "trainer", None) is not None:
             common.check_finite(self.trainer)
+
+
+class CountedStepBenchmark(StepBenchmark):
+    """A step measurement that does not go through `protocol.measure`: it counts itself for
+    the runner's progress line when its process is done."""
+
+    def teardown(self, rates, label):
+        super().teardown(rates, label)
+        flags.tick()
 
 
 def without_empty(namespace: dict, *names: str) -> None:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 #: Print a progress line after this long without output (people wonder after ~10 s).
-QUIET_S = 8.0
+QUIET_S = 6.0
 
 
 def grid_runs(grid: str, rounds: int) -> int:
