@@ -89,14 +89,13 @@ def _panels(machines: list[str], title: str, xaxis: float = XAXIS, title_lines: 
     return fig, list(axes)
 
 
-def _finish(fig: Figure, axes: list, handles: dict[str, object] | None = None) -> None:
-    """One legend for all panels, centred below them, each label once in the order first drawn
-    (or ``handles``); the margins set so that it never covers a panel."""
-    if handles is None:
-        handles = {}
-        for ax in axes:
-            for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-                handles.setdefault(label, handle)
+def _finish(fig: Figure, axes: list) -> None:
+    """One legend for all panels, centred below them, each label once in the order first drawn;
+    the margins set so that it never covers a panel."""
+    handles: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
     width = fig.get_figwidth()
     ncol, rows = 1, 0
     if handles:
