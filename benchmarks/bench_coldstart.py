@@ -23,10 +23,8 @@ import sys
 import tempfile
 from typing import ClassVar
 
-from impls.point import Point
-
-from . import common, flags, grids
-from .points import GRID, StepBenchmark, without_empty
+from . import flags, grids
+from .points import GRID, StepBenchmark, runnable_point, without_empty
 
 #: The child: import, then time making the trainer and its first synchronised step.
 CHILD = """
@@ -56,14 +54,8 @@ class ColdStart(StepBenchmark):
     timeout = 600
 
     def setup(self, rates, label):
-        point = Point.parse(label)
-        reason = common.unavailable_reason(point.impl)
-        if reason:
-            common.skip(reason)
-        rate = rates.get(common.rate_key(point.problem))
-        if not isinstance(rate, float):
-            common.skip(rate or "no learning rate was searched for this point")
-        problem_fields = {**point.problem.as_dict(), "lr": rate}
+        point = runnable_point(rates, label)
+        problem_fields = point.problem.as_dict()
         self.args = json.dumps(
             {"impl": point.impl, "threads": point.threads, "problem": problem_fields}
         )

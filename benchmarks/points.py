@@ -23,9 +23,9 @@ def searched_rates(grid: grids.Grid) -> dict:
     return common.learning_rates(g.point.problem for g in grid.steps)
 
 
-def prepare_point(rates: dict, label: str) -> tuple[Point, impls.Trainer]:
-    """The point of ``label`` (with its rate) and its warmed-up trainer, on the point's threads
-    (one-thread points pinned to one core); skips, with the reason, what cannot run here."""
+def runnable_point(rates: dict, label: str) -> Point:
+    """The point of ``label`` with its searched rate; skips, with the reason, what cannot run
+    here (implementation unavailable, no stable rate)."""
     point = Point.parse(label)
     reason = common.unavailable_reason(point.impl)
     if reason:
@@ -33,10 +33,16 @@ def prepare_point(rates: dict, label: str) -> tuple[Point, impls.Trainer]:
     rate = rates.get(common.rate_key(point.problem))
     if not isinstance(rate, float):
         common.skip(rate or "no learning rate was searched for this point")
+    return replace(point, problem=replace(point.problem, lr=rate))
+
+
+def prepare_point(rates: dict, label: str) -> tuple[Point, impls.Trainer]:
+    """The point of ``label`` (with its rate) and its warmed-up trainer, on the point's threads
+    (one-thread points pinned to one core)."""
+    point = runnable_point(rates, label)
     if point.threads == 1:
         protocol.pin_one_core()
     common.use_threads(point.threads)
-    point = replace(point, problem=replace(point.problem, lr=rate))
     trainer = common.trainer(point.impl, point.problem)
     common.restore(trainer, point.problem)
     return point, trainer
