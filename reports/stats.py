@@ -41,7 +41,7 @@ CHANGE_FACTOR = 1.10
 PAIRED_BASELINE = "numpy"
 ADVICE = (
     "rerun them with fewer threads (one thread is the stable setting), on a quieter machine, "
-    "or with more rounds (asv run --rounds)"
+    "or with more rounds (nox -s bench -- -a rounds=4)"
 )
 
 
