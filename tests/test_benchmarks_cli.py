@@ -7,6 +7,7 @@ process in a session of its own, prints, sleeps), so no benchmark runs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -141,7 +142,23 @@ def test_a_second_lock_holder_is_told_who_holds_it(tmp_path):
     RunLock(tmp_path).acquire().release()  # free again once released
 
 
+def saved_results(project) -> dict[str, str]:
+    """Checksums of the machine's saved results files (machine.json aside: asv rewrites it)."""
+    folder = project.root / "results" / "testbox"
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.glob("*.json"))
+        if p.name != "machine.json"
+    }
+
+
+def keep_a_saved_result(project) -> dict[str, str]:
+    (project.root / "results" / "testbox" / "abc12300-env.json").write_text('{"version": 2}')
+    return saved_results(project)
+
+
 def test_a_run_while_another_holds_the_lock_exits_3_without_running(project):
+    before = keep_a_saved_result(project)
     with RunLock(project.root / "results"):
         done = subprocess.run(
             [sys.executable, "-m", "benchmarks", "quick", "check"],
@@ -156,6 +173,7 @@ def test_a_run_while_another_holds_the_lock_exits_3_without_running(project):
     assert done.stderr.startswith("another ffbench run is in progress (pid ")
     assert done.stderr.count("\n") == 1
     assert not (project.root / "seen.json").exists()
+    assert saved_results(project) == before
 
 
 def test_asv_gets_the_grid_and_run_variables_and_its_exit_status_passes(project):
@@ -208,6 +226,7 @@ def test_continuous_runs_the_history_points_interleaved_then_the_gate(project):
 
 
 def test_ctrl_c_is_one_line_exit_130_with_facts_kept_and_nothing_left(project):
+    before = keep_a_saved_result(project)
     child = start(project, "quick", "run", "-m", "testbox", "--set-commit-hash", "abc123")
     assert wait_for(lambda: (project.root / "ready").exists()), child.communicate(timeout=5)
     os.killpg(child.pid, signal.SIGINT)
@@ -219,6 +238,7 @@ def test_ctrl_c_is_one_line_exit_130_with_facts_kept_and_nothing_left(project):
     assert err.count("\n") == 1
     assert "Traceback" not in out
     assert json.loads(project.machine_json.read_text())["ffbench_facts"] == FACTS
+    assert saved_results(project) == before
     assert wait_for(lambda: gone(int((project.root / "server.pid").read_text())), 5)
     assert not (project.root / "asv-forkserver-test").exists()
     seen = json.loads((project.root / "seen.json").read_text())
