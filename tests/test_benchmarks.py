@@ -193,42 +193,44 @@ def test_judge_names_each_kind_of_disturbance():
     assert protocol.judge(0.0, 2, 2, 1.0, 1.0, config, share=0.6) == ""  # judged at 1 thread only
 
 
-def test_measure_retries_a_disturbed_attempt_and_keeps_the_clean_one(monkeypatch, tmp_path):
-    outcomes = iter([2.0, 0.0])  # others' cores: disturbed, then clean
-    monkeypatch.setattr(protocol, "others_cores", lambda a, b: next(outcomes))
-    monkeypatch.setattr(protocol, "usable_cpus", lambda: 2)
-    monkeypatch.setattr(protocol, "reference_seconds", lambda: 1e-3)
-    monkeypatch.setattr(protocol, "own_share", lambda a, b: 1.0)
-    monkeypatch.setenv(flags.FLAGS_DIR, str(tmp_path))
-    monkeypatch.setenv(flags.COMMIT, "abcdef0123")
-    monkeypatch.setenv(flags.ENV, "existing-py")
-    monkeypatch.delenv(flags.RUN, raising=False)
-    samples = iter([[9.0, 9.0], [1.0, 1.0]])
-    config = protocol.Protocol(pause_seconds=0.0)
-    kept = protocol.measure(lambda: next(samples), 1, "b.C.track_time", "x/1t", config)
-    assert kept == [1.0, 1.0]
-    (row,) = [
-        json.loads(line)
-        for line in (tmp_path / "abcdef01-existing-py.jsonl").read_text().splitlines()
-    ]
-    assert row["attempts"] == 2
-    assert row["disturbed"] is False
-    assert row["point"] == "x/1t"
-
-
-def test_measure_flags_a_point_disturbed_on_every_attempt(monkeypatch, tmp_path):
-    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 3.0)
+@pytest.fixture
+def steady_machine(monkeypatch, tmp_path):
+    """A 2-CPU machine whose reference never moves and whose one thread always has its core;
+    flags go to ``tmp_path/abcdef01-e.jsonl``. Tests set the other processes' load."""
     monkeypatch.setattr(protocol, "usable_cpus", lambda: 2)
     monkeypatch.setattr(protocol, "reference_seconds", lambda: 1e-3)
     monkeypatch.setattr(protocol, "own_share", lambda a, b: 1.0)
     monkeypatch.setenv(flags.FLAGS_DIR, str(tmp_path))
     monkeypatch.setenv(flags.COMMIT, "abcdef0123")
     monkeypatch.setenv(flags.ENV, "e")
+    monkeypatch.delenv(flags.RUN, raising=False)
+    return tmp_path / "abcdef01-e.jsonl"
+
+
+def flag_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_measure_retries_a_disturbed_attempt_and_keeps_the_clean_one(monkeypatch, steady_machine):
+    outcomes = iter([2.0, 0.0])  # others' cores: disturbed, then clean
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: next(outcomes))
+    samples = iter([[9.0, 9.0], [1.0, 1.0]])
+    config = protocol.Protocol(pause_seconds=0.0)
+    kept = protocol.measure(lambda: next(samples), 1, "b.C.track_time", "x/1t", config)
+    assert kept == [1.0, 1.0]
+    (row,) = flag_rows(steady_machine)
+    assert row["attempts"] == 2
+    assert row["disturbed"] is False
+    assert row["point"] == "x/1t"
+
+
+def test_measure_flags_a_point_disturbed_on_every_attempt(monkeypatch, steady_machine):
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 3.0)
     medians = iter([[3.0], [2.0], [4.0]])
     config = protocol.Protocol(pause_seconds=0.0)
     kept = protocol.measure(lambda: next(medians), 2, "b.C.track_time", "x/2t", config)
     assert kept == [2.0]  # the fastest of the disturbed attempts, flagged
-    (row,) = [json.loads(line) for line in (tmp_path / "abcdef01-e.jsonl").read_text().splitlines()]
+    (row,) = flag_rows(steady_machine)
     assert row["disturbed"] is True
     assert row["attempts"] == config.max_attempts
     assert "other processes" in row["why"]
@@ -460,12 +462,11 @@ def test_fast_blocks_keep_the_fast_mode_of_a_bimodal_machine():
     assert protocol.fast_blocks(blocks, 0.10) == [300e-6, 305e-6, 310e-6, 302e-6]
 
 
-def test_an_attempt_mostly_in_the_slow_state_is_disturbed(monkeypatch):
+def test_an_attempt_mostly_in_the_slow_state_is_disturbed(monkeypatch, steady_machine):
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
-    monkeypatch.setattr(protocol, "reference_seconds", lambda: 1e-3)
-    monkeypatch.setattr(protocol, "own_share", lambda a, b: 1.0)
-    monkeypatch.delenv(flags.FLAGS_DIR, raising=False)
     attempts = iter([[1.0, 2.0, 2.0, 2.1], [1.0, 1.01, 1.02, 2.0]])
     config = protocol.Protocol(pause_seconds=0.0)
     kept = protocol.measure(lambda: next(attempts), 1, "b.C.track_time", "x/1t", config)
     assert kept == [1.0, 1.01, 1.02]  # the second attempt: three of four blocks fast
+    (row,) = flag_rows(steady_machine)
+    assert row["attempts"] == 2
