@@ -193,7 +193,6 @@ def judge(
     others: float,
     threads: int,
     cpus: int,
-    drift: float,
     slow: float,
     protocol: Protocol,
     share: float = 1.0,
@@ -241,7 +240,7 @@ def measure(
         best = flags.best_reference(threads, min(ref_before, ref_after))
         slow = min(ref_before, ref_after) / best
         share = own_share(clock_before, clock_after)
-        why = judge(others, threads, cpus, drift, slow, protocol, share)
+        why = judge(others, threads, cpus, slow, protocol, share)
         if keep_fast and samples:
             fast = fast_blocks(samples, protocol.fast_mode)
             if len(fast) < protocol.min_fast_share * len(samples):
