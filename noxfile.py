@@ -71,6 +71,12 @@ def run_asv_grid(session: nox.Session, grid: str, command: str, *args: str) -> b
     return True
 
 
+def fail_if_some_failed(session: nox.Session, ok: bool) -> None:
+    """Fail the session, after its report, when asv marked some benchmark failed."""
+    if not ok:
+        session.error("some benchmarks failed: asv marks them failed (see its log above)")
+
+
 def head(session: nox.Session) -> str:
     """This checkout's commit: results of --python=same runs are saved against it."""
     return session.run("git", "rev-parse", "HEAD", silent=True, external=True).strip()
@@ -83,8 +89,7 @@ def sweep_and_report(session: nox.Session, grid: str) -> None:
         session, grid, "run", "--python=same", f"--set-commit-hash={commit}", *session.posargs
     )
     session.run(python(session), "-m", "reports")
-    if not ok:
-        session.error("some benchmarks failed: asv marks them failed (see its log above)")
+    fail_if_some_failed(session, ok)
 
 
 @in_shared_env
@@ -129,8 +134,7 @@ def full(session: nox.Session) -> None:
 def history(session: nox.Session) -> None:
     """The quick grid over a commit range, each commit built by asv in its own virtualenv."""
     commits(session, "a commit range", "HEAD~2..HEAD")
-    if not run_asv_grid(session, "quick", "run", *session.posargs):
-        session.error("some benchmarks failed: asv marks them failed (see its log above)")
+    fail_if_some_failed(session, run_asv_grid(session, "quick", "run", *session.posargs))
 
 
 @in_shared_env
@@ -144,8 +148,7 @@ def compare(session: nox.Session) -> None:
 def continuous(session: nox.Session) -> None:
     """The regression gate: run the quick grid on commits A and B, fail on a regression."""
     commits(session, "two commits", "HEAD~1 HEAD")
-    if not run_asv_grid(session, "quick", "continuous", *session.posargs):
-        session.error("some benchmarks failed: asv marks them failed (see its log above)")
+    fail_if_some_failed(session, run_asv_grid(session, "quick", "continuous", *session.posargs))
 
 
 @in_shared_env
@@ -182,8 +185,7 @@ def gpu(session: nox.Session) -> None:
     )
     # 3. The report, and its GPU-gain summary on the terminal.
     session.run(py, "-m", "reports", "--commit", commit, "--summary", "gpu")
-    if not ok:
-        session.error("some benchmarks failed: asv marks them failed (see its log above)")
+    fail_if_some_failed(session, ok)
 
 
 @nox.session(default=False)
