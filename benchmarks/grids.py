@@ -19,8 +19,9 @@ the quick grid, every sweep of the full grid, the CPU side of the GPU grid).
   tutorial size; paired relative times against numpy along the one-thread batch sweep and at
   the tutorial size on all cores; the GEMM ceilings (first steps: full and gpu grids).
 - ``full``: every implementation, both dtypes, longer sweeps, one thread and all cores.
-- ``gpu`` (``nox -s gpu``, within minutes on one GPU): CUDA implementations along the quick
-  sweeps and the full scale sweep, the all-core CPU points they are compared with, float32.
+- ``gpu`` (``nox -s gpu``, within minutes on one GPU): every implementation along the batch
+  sweep and the scale diagonal (CPU on all cores, within the full grid's budget), CUDA-event
+  time and first steps at the tutorial size, the ceilings and the launch floor; float32.
 """
 
 from __future__ import annotations
@@ -205,18 +206,29 @@ def full() -> Grid:
     )
 
 
+#: First steps in the gpu grid: eager CUDA (the context and cuBLAS start-up every CUDA
+#: implementation pays), graph capture, and the compile.
+GPU_FIRST_STEP = ("torch-cuda", "cudagraph-cuda", "compile-cuda")
+
+
 def gpu() -> Grid:
+    """Within about five minutes of one GPU: each CUDA process pays for its own CUDA context, so
+    the grid keeps the two sweeps its summary reads. The batch sweep (where the GPU starts to
+    win) and the scale diagonal to its largest point, for every implementation, the CPU side on
+    all cores within the full grid's budget; CUDA-event time at the tutorial size for each CUDA
+    implementation, and the first step of those whose first step differs (`GPU_FIRST_STEP`,
+    each a fresh interpreter). The d_in and hidden sweeps and the exercises are the full
+    grid's (the exercises are checked on CUDA by ``impls.validate`` before anything is timed)."""
     points: dict[Point, frozenset[str]] = {}
-    ps = sweeps(QUICK_BATCH, QUICK_D_IN, QUICK_HIDDEN, FULL_SCALE)
+    ps = sweeps(QUICK_BATCH, (), (), FULL_SCALE, exercises=False)
     for impl in impls.names():
         cuda = device_of(impl) == "cuda"
         for p in ps:
-            scale = p.batch / 64 == p.d_in / 1000 == p.hidden / 100
-            if cuda and (not compiles(impl) or is_tutorial(p) or scale):
-                _add(points, impl, p, ALL_THREADS, TIME, DEVICE_TIME)
-            elif not cuda and fits(impl, p, FULL_CPU_FLOP_BUDGET):
+            if fits(impl, p, FULL_CPU_FLOP_BUDGET):
                 _add(points, impl, p, ALL_THREADS, TIME)
         if cuda:
+            _add(points, impl, problem(), ALL_THREADS, DEVICE_TIME)
+        if impl in GPU_FIRST_STEP:
             _add(points, impl, problem(), ALL_THREADS, FIRST_STEP)
     return Grid("gpu", _ordered(points), _gemm(["cpu", "cuda"], (1, 32), ["float32"]), ("cuda",))
 
