@@ -24,9 +24,10 @@
 #     distlib==0.4.4 platformdirs==4.14.9 python-discovery==1.9.6 pympler==1.1
 # and `(cd .whl && apt-get download git)` for a machine without git
 # (asv's other needs, and the project's numpy, pandas, matplotlib, threadpoolctl, pytest,
-# pytest-xdist and nvidia-ml-py, are on that image), and carry `.whl` and `.git` (asv saves
-# results against a commit read from git), e.g. with the device tool:
-#   run(command="bash tools/gpu_check.sh", carry=[".whl", ".git"], timeout_s=540)
+# pytest-xdist and nvidia-ml-py, are on that image), and a copy of .git (asv saves results
+# against a commit read from git; the device tool does not carry .git itself):
+#   rm -rf .git-carried && cp -r .git .git-carried
+#   run(command="bash tools/gpu_check.sh", carry=[".whl", ".git-carried"], timeout_s=540)
 # then give_back.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,9 @@ if compgen -G ".whl/*.whl" >/dev/null; then
     "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
         --target /tmp/site .whl/*.whl || exit 3
     export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
+if [ ! -e .git ] && [ -d .git-carried ]; then
+    mv .git-carried .git
 fi
 # git, which asv reads the commit from: unpacked from a carried Debian package where there is
 # none (`apt-get download git` into .whl/).
