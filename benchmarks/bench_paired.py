@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import ClassVar
 
 from . import common, grids, protocol
-from .points import GRID, StepBenchmark, without_empty
+from .points import GRID, StepBenchmark, busy_threads, without_empty
 
 #: Pause between blocks when the point runs on several threads (see the module docstring).
 MULTI_THREAD_PAUSE = 0.002
@@ -70,7 +70,7 @@ class Paired(StepBenchmark):
 
         samples = protocol.measure(
             measure_once,
-            self.point.threads,
+            busy_threads(self.point),
             "bench_paired.Paired.track_relative_time",
             label,
             keep_fast=False,  # both sides of a pair share the machine's state

@@ -22,7 +22,7 @@ import statistics
 from typing import ClassVar
 
 from . import common, grids, protocol
-from .points import GRID, CountedStepBenchmark, StepBenchmark, without_empty
+from .points import GRID, CountedStepBenchmark, StepBenchmark, busy_threads, without_empty
 
 #: CUDA-event-timed steps per `track_device_time` value (their median).
 DEVICE_TIME_STEPS = 25
@@ -39,13 +39,15 @@ class Step(StepBenchmark):
             trainer.step()
             trainer.sync()
 
+        if grids.device_of(self.point.impl) == "cuda":
+            protocol.warm_up(call, protocol.PROTOCOL.gpu_warmup_seconds)
         number = protocol.calibrate(call, protocol.PROTOCOL.block_seconds)
 
         def measure_once():
             return protocol.blocked_times(call, number, protocol.PROTOCOL)
 
-        samples = protocol.measure(measure_once, self.point.threads, "bench_step.Step.track_time",
-                                   label)  # fmt: skip
+        samples = protocol.measure(measure_once, busy_threads(self.point),
+                                   "bench_step.Step.track_time", label)  # fmt: skip
         return protocol.timing_result(samples, number)
 
     track_time.unit = "seconds"
@@ -69,6 +71,7 @@ class Device(CountedStepBenchmark):
         start = torch.cuda.Event(enable_timing=True)
         end = torch.cuda.Event(enable_timing=True)
         seconds = []
+        protocol.warm_up(self.trainer.step, protocol.PROTOCOL.gpu_warmup_seconds)
         for _ in range(DEVICE_TIME_STEPS):
             common.restore(self.trainer, self.point.problem)
             start.record()

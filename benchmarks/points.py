@@ -36,6 +36,12 @@ def runnable_point(rates: dict, label: str) -> Point:
     return replace(point, problem=replace(point.problem, lr=rate))
 
 
+def busy_threads(point: Point) -> int:
+    """CPU threads a point keeps busy while it runs, for the load check: its threads on the CPU,
+    one on CUDA (one host thread launches the kernels; the others sleep)."""
+    return 1 if grids.device_of(point.impl) == "cuda" else point.threads
+
+
 def prepare_point(rates: dict, label: str) -> tuple[Point, impls.Trainer]:
     """The point of ``label`` (with its rate) and its warmed-up trainer, on the point's threads
     (one-thread points pinned to one core)."""
@@ -55,7 +61,7 @@ class StepBenchmark:
     timeout = 300
 
     def setup_cache(self):
-        protocol.calibrate_reference({g.point.threads for g in GRID.steps})
+        protocol.calibrate_reference()
         return searched_rates(GRID)
 
     def setup(self, rates, label):

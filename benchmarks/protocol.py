@@ -13,7 +13,7 @@ blocks of every round, and its interval comes from them too. Inside one process 
      the wall time, is what other processes took, in cores; with the point's threads it must
      fit in the machine's cores (plus `oversubscription`). A one-thread point must also have
      had its core (its own CPU time >= `min_own_share` of the wall time);
-   - **a reference workload** (a fixed GEMM on the point's threads, best of a few calls)
+   - **a reference workload** (a fixed GEMM on one thread, best of a few calls)
      before and after: if both are slower than this run's best reference for that thread
      count by more than `slow_state`, the whole point ran in the machine's slow state
      (measured here: the VM flips to ~1.6-1.9x slower for seconds to minutes, and everything
@@ -60,6 +60,7 @@ class Protocol:
     min_own_share: float = 0.9
     fast_mode: float = 0.10
     min_fast_share: float = 0.5
+    gpu_warmup_seconds: float = 0.25
 
 
 PROTOCOL = Protocol()
@@ -119,28 +120,41 @@ _REFERENCE = {}
 
 
 def reference_seconds(calls: int = 5) -> float:
-    """Best time of a fixed 256^3 float32 GEMM on the threads in force (~1 ms on one core)."""
+    """Best time of a fixed 256^3 float32 GEMM on one BLAS thread (~1 ms).
+
+    One thread whatever the point's: the check asks whether the machine is in its slow state,
+    and on several threads the reference measured right after an all-core point mostly measured
+    the point's own worker threads still spinning (measured on a 16-core H200 host: 13-109x its
+    best after the all-core CPU points, 1.1x after CUDA points)."""
     if "a" not in _REFERENCE:
+        from threadpoolctl import ThreadpoolController
+
         rng = np.random.default_rng(0)
         _REFERENCE["a"] = rng.standard_normal((256, 256)).astype(np.float32)
         _REFERENCE["out"] = np.empty((256, 256), np.float32)
+        _REFERENCE["blas"] = ThreadpoolController().select(user_api="blas")
     a, out = _REFERENCE["a"], _REFERENCE["out"]
     best = math.inf
-    for _ in range(calls):
-        start = time.perf_counter()
-        np.matmul(a, a, out=out)
-        best = min(best, time.perf_counter() - start)
+    with _REFERENCE["blas"].limit(limits=1):
+        for _ in range(calls):
+            start = time.perf_counter()
+            np.matmul(a, a, out=out)
+            best = min(best, time.perf_counter() - start)
     return best
 
 
-def calibrate_reference(thread_counts, calls: int = 50) -> None:
-    """Record this run's best reference time at each thread count before any point runs, so
-    that the first points are judged against the machine's fast state too."""
-    from impls import set_threads
+def calibrate_reference(calls: int = 50) -> None:
+    """Record this run's best reference time before any point runs, so that the first points
+    are judged against the machine's fast state too."""
+    flags.best_reference(reference_seconds(calls))
 
-    for threads in sorted(thread_counts):
-        set_threads(threads)
-        flags.best_reference(threads, reference_seconds(calls))
+
+def warm_up(call: Callable[[], None], seconds: float) -> None:
+    """Run ``call`` for ``seconds``: a GPU idles at a low clock (345 MHz on the H200 checked)
+    and takes a while under load to reach its boost clock; a block timed before that is slow."""
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        call()
 
 
 def calibrate(call: Callable[[], None], block_seconds: float) -> int:
@@ -226,7 +240,8 @@ def measure(
     keep_fast: bool = True,
 ) -> list[float]:
     """Samples of ``measure_once`` taken on an undisturbed machine where possible (see the
-    module docstring), with the outcome recorded by `flags.record`."""
+    module docstring), with the outcome recorded by `flags.record`. ``threads``: the CPU threads
+    the point keeps busy (`benchmarks.points.busy_threads`)."""
     cpus = usable_cpus()
     attempts: list[Attempt] = []
     for _ in range(protocol.max_attempts):
@@ -237,7 +252,7 @@ def measure(
         ref_after = reference_seconds()
         others = others_cores(clock_before, clock_after)
         drift = max(ref_before, ref_after) / min(ref_before, ref_after)
-        best = flags.best_reference(threads, min(ref_before, ref_after))
+        best = flags.best_reference(min(ref_before, ref_after))
         slow = min(ref_before, ref_after) / best
         share = own_share(clock_before, clock_after)
         why = judge(others, threads, cpus, slow, protocol, share)

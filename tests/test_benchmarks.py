@@ -14,13 +14,24 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import impls
-from benchmarks import bench_paired, bench_step, common, flags, gate, grids, machine, protocol
+from benchmarks import (
+    bench_paired,
+    bench_step,
+    common,
+    flags,
+    gate,
+    grids,
+    machine,
+    points,
+    protocol,
+)
 from impls.point import Point, columns
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -190,6 +201,42 @@ def test_judge_names_each_kind_of_disturbance():
     assert "slow state" in protocol.judge(0.0, 2, 2, 1.6, config)
     assert "had its core 60%" in protocol.judge(0.0, 1, 2, 1.0, config, share=0.6)
     assert protocol.judge(0.0, 2, 2, 1.0, config, share=0.6) == ""  # judged at 1 thread only
+
+
+def test_the_reference_runs_on_one_blas_thread_whatever_the_points(monkeypatch):
+    """An all-core point's worker threads still spin after it; a reference on all cores then
+    measured them, not the machine's state."""
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    matmul = np.matmul
+
+    def recording_matmul(*args, **kwargs):
+        seen.append({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+        return matmul(*args, **kwargs)
+
+    impls.set_threads(2)
+    monkeypatch.setattr(protocol.np, "matmul", recording_matmul)
+    assert protocol.reference_seconds(calls=2) > 0
+    assert seen == [{1}, {1}]
+    blas = {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+    assert blas == {2}  # put back for the point
+
+
+def test_a_cuda_point_keeps_one_host_thread_busy():
+    p = grids.problem()
+    assert points.busy_threads(Point("torch-cuda", p, 16)) == 1
+    assert points.busy_threads(Point("torch-cpu", p, 16)) == 16
+    assert points.busy_threads(Point("numpy", p, 1)) == 1
+
+
+def test_warm_up_runs_the_call_for_its_seconds():
+    calls = []
+    protocol.warm_up(lambda: calls.append(time.perf_counter()), 0.02)
+    assert len(calls) > 1
+    assert calls[-1] - calls[0] < 0.02 + 0.01
+    protocol.warm_up(lambda: calls.append(0), 0.0)
+    assert calls[-1] != 0  # no seconds, no calls
 
 
 @pytest.fixture

@@ -7,12 +7,15 @@ compiled there instead of compiling new shapes.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
 
 import impls
 from impls import validate
+from impls.cuda import sync_forbidden
 from impls.learning_rate import rate_in_force
 from impls.oracle import loss_and_gradients, trajectory
 from tests.conftest import impl_params, require
@@ -210,14 +213,31 @@ def test_cuda_step_never_syncs(name):
     t = impls.create(name, SMALL)
     t.step()  # a first step may compile or initialise
     t.sync()
-    torch.cuda.set_sync_debug_mode("error")
-    try:
+    with sync_forbidden():
         for _ in range(3):
             t.step()
-    finally:
-        torch.cuda.set_sync_debug_mode("default")
     t.sync()
     assert t.is_finite()
+
+
+def test_sync_forbidden_puts_the_mode_back_when_setting_it_warns(monkeypatch):
+    """torch warns after it sets the mode; with warnings as errors (this suite's config) the
+    block must still run and the mode must still be reset, also when the block raises."""
+    modes = []
+
+    def set_mode(mode):
+        modes.append(mode)
+        if mode == "error":
+            warnings.warn(
+                "Synchronization debug mode is a prototype feature", UserWarning, stacklevel=2
+            )
+
+    monkeypatch.setattr(torch.cuda, "set_sync_debug_mode", set_mode)
+    with sync_forbidden():
+        assert modes == ["error"]
+    with pytest.raises(RuntimeError, match="a sync"), sync_forbidden():
+        raise RuntimeError("a sync")
+    assert modes == ["error", "default", "error", "default"]
 
 
 # --- validate ----------------------------------------------------------------------------------
