@@ -28,7 +28,7 @@ MULTI_THREAD_PAUSE = 0.002
 
 
 class Paired(StepBenchmark):
-    version = "1"
+    version = "2"
     params: ClassVar[list] = [GRID.labels(grids.RELATIVE)]
 
     def setup(self, rates, label):

@@ -20,7 +20,8 @@ blocks of every round, and its interval comes from them too. Inside one process 
      measured then moves with it); a change of state within the point is left to step 5;
 5. keeps the blocks of the machine's fast state: those within `fast_mode` of the fastest block
    (a step's arithmetic is deterministic, so its blocks are one mode unless the machine
-   changed under them); fewer than `min_fast_share` of the blocks there disturbs the attempt;
+   changed under them); blocks are timed until `min_blocks` of them are there (for at most
+   `max_measure_seconds`), and fewer disturbs the attempt;
 6. re-measures a disturbed attempt up to `max_attempts` times, after a pause, and keeps the
    first undisturbed attempt; if none is, it keeps the fastest and the point is **disturbed**.
 
@@ -59,7 +60,7 @@ class Protocol:
     oversubscription: float = 0.25
     min_own_share: float = 0.9
     fast_mode: float = 0.10
-    min_fast_share: float = 0.5
+    max_measure_seconds: float = 0.3
     gpu_warmup_seconds: float = 0.25
 
 
@@ -171,16 +172,24 @@ def calibrate(call: Callable[[], None], block_seconds: float) -> int:
 
 
 def blocked_times(call: Callable[[], None], number: int, protocol: Protocol) -> list[float]:
-    """Seconds per call of consecutive blocks of ``number`` calls."""
-    samples = []
-    deadline = time.perf_counter() + protocol.measure_seconds
-    while len(samples) < protocol.min_blocks or (
-        time.perf_counter() < deadline and len(samples) < protocol.max_blocks
-    ):
+    """Seconds per call of consecutive blocks of ``number`` calls: for `measure_seconds` and at
+    least `min_blocks`, then on until `min_blocks` of them are in the fast state (within
+    `fast_mode` of the fastest), for at most `max_measure_seconds`. A process that the machine
+    slowed for part of its blocks so measures a few more instead of being re-run."""
+    samples: list[float] = []
+    began = time.perf_counter()
+    while len(samples) < protocol.max_blocks:
         start = time.perf_counter()
         for _ in range(number):
             call()
-        samples.append((time.perf_counter() - start) / number)
+        end = time.perf_counter()
+        samples.append((end - start) / number)
+        if end - began >= protocol.max_measure_seconds:
+            break
+        if len(samples) < protocol.min_blocks or end - began < protocol.measure_seconds:
+            continue
+        if len(fast_blocks(samples, protocol.fast_mode)) >= protocol.min_blocks:
+            break
     return samples
 
 
@@ -258,7 +267,7 @@ def measure(
         why = judge(others, threads, cpus, slow, protocol, share)
         if keep_fast and samples:
             fast = fast_blocks(samples, protocol.fast_mode)
-            if len(fast) < protocol.min_fast_share * len(samples):
+            if len(fast) < protocol.min_blocks:
                 state = f"only {len(fast)} of {len(samples)} blocks ran in the fast state"
                 why = f"{why}; {state}" if why else state
             samples = fast

@@ -261,7 +261,7 @@ def test_measure_retries_a_disturbed_attempt_and_keeps_the_clean_one(monkeypatch
     outcomes = iter([2.0, 0.0])  # others' cores: disturbed, then clean
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: next(outcomes))
     samples = iter([[9.0, 9.0], [1.0, 1.0]])
-    config = protocol.Protocol(pause_seconds=0.0)
+    config = protocol.Protocol(pause_seconds=0.0, min_blocks=2)
     kept = protocol.measure(lambda: next(samples), 1, "b.C.track_time", "x/1t", config)
     assert kept == [1.0, 1.0]
     (row,) = flag_rows(steady_machine)
@@ -508,10 +508,39 @@ def test_fast_blocks_keep_the_fast_mode_of_a_bimodal_machine():
     assert protocol.fast_blocks(blocks, 0.10) == [300e-6, 305e-6, 310e-6, 302e-6]
 
 
+class FakeClock:
+    """perf_counter for `blocked_times`: each call of the timed function takes the next of
+    ``seconds``."""
+
+    def __init__(self, seconds):
+        self.now, self.seconds = 0.0, iter(seconds)
+
+    def perf_counter(self):
+        return self.now
+
+    def call(self):
+        self.now += next(self.seconds)
+
+
+def test_blocks_go_on_until_enough_are_in_the_fast_state(monkeypatch):
+    clock = FakeClock([1.0] + [2.0] * 4 + [1.0] * 20)  # slowed for four blocks
+    monkeypatch.setattr(protocol.time, "perf_counter", clock.perf_counter)
+    config = protocol.Protocol(min_blocks=3, measure_seconds=4.0, max_measure_seconds=100.0)
+    samples = protocol.blocked_times(clock.call, 1, config)
+    assert samples == [1.0] + [2.0] * 4 + [1.0] * 2
+
+
+def test_blocks_stop_at_the_time_limit_however_few_are_fast(monkeypatch):
+    clock = FakeClock([1.0] + [2.0] * 50)
+    monkeypatch.setattr(protocol.time, "perf_counter", clock.perf_counter)
+    config = protocol.Protocol(min_blocks=3, measure_seconds=4.0, max_measure_seconds=9.0)
+    assert protocol.blocked_times(clock.call, 1, config) == [1.0] + [2.0] * 4
+
+
 def test_an_attempt_mostly_in_the_slow_state_is_disturbed(monkeypatch, steady_machine):
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
     attempts = iter([[1.0, 2.0, 2.0, 2.1], [1.0, 1.01, 1.02, 2.0]])
-    config = protocol.Protocol(pause_seconds=0.0)
+    config = protocol.Protocol(pause_seconds=0.0, min_blocks=3)
     kept = protocol.measure(lambda: next(attempts), 1, "b.C.track_time", "x/1t", config)
     assert kept == [1.0, 1.01, 1.02]  # the second attempt: three of four blocks fast
     (row,) = flag_rows(steady_machine)
