@@ -13,7 +13,7 @@ blocks of every round, and its interval comes from them too. Inside one process 
      the wall time, is what other processes took, in cores; with the point's threads it must
      fit in the machine's cores (plus `oversubscription`). A one-thread point must also have
      had its core (its own CPU time >= `min_own_share` of the wall time);
-   - **a reference workload** (a fixed GEMM on one thread, best of a few calls)
+   - **a reference workload** (numpy's step arithmetic on one thread, best of a few calls)
      before and after: if both are slower than this run's best reference for that thread
      count by more than `slow_state`, the whole point ran in the machine's slow state
      (measured here: the VM flips to ~1.6-1.9x slower for seconds to minutes, and everything
@@ -120,26 +120,51 @@ def others_cores(before: CpuClock, after: CpuClock) -> float:
 _REFERENCE = {}
 
 
-def reference_seconds(calls: int = 5) -> float:
-    """Best time of a fixed 256^3 float32 GEMM on one BLAS thread (~1 ms).
-
-    One thread whatever the point's: the check asks whether the machine is in its slow state,
-    and on several threads the reference measured right after an all-core point mostly measured
-    the point's own worker threads still spinning (measured on a 16-core H200 host: 13-109x its
-    best after the all-core CPU points, 1.1x after CUDA points)."""
-    if "a" not in _REFERENCE:
+def _reference_arrays() -> dict:
+    """Fixed float32 arrays at the tutorial size (seeded), made once per process."""
+    if "x" not in _REFERENCE:
         from threadpoolctl import ThreadpoolController
 
         rng = np.random.default_rng(0)
-        _REFERENCE["a"] = rng.standard_normal((256, 256)).astype(np.float32)
-        _REFERENCE["out"] = np.empty((256, 256), np.float32)
-        _REFERENCE["blas"] = ThreadpoolController().select(user_api="blas")
-    a, out = _REFERENCE["a"], _REFERENCE["out"]
+        _REFERENCE.update(
+            x=rng.standard_normal((64, 1000)).astype(np.float32),
+            w1=(rng.standard_normal((1000, 100)) / np.sqrt(1000)).astype(np.float32),
+            w2=(rng.standard_normal((100, 10)) / 10).astype(np.float32),
+            y=rng.standard_normal((64, 10)).astype(np.float32),
+            blas=ThreadpoolController().select(user_api="blas"),
+        )
+    return _REFERENCE
+
+
+def reference_step(r: dict) -> None:
+    """The tutorial's forward and backward pass in numpy on fixed weights (no update, so every
+    call is the same arithmetic on the same finite values)."""
+    x, w1, w2, y = r["x"], r["w1"], r["w2"], r["y"]
+    h = x @ w1
+    h_relu = np.maximum(h, 0)
+    y_pred = h_relu @ w2
+    grad_y_pred = 2.0 * (y_pred - y)
+    grad_w2 = h_relu.T @ grad_y_pred
+    grad_h = grad_y_pred @ w2.T
+    grad_h[h < 0] = 0
+    grad_w1 = x.T @ grad_h
+    r["sink"] = (grad_w1, grad_w2)
+
+
+def reference_seconds(calls: int = 5) -> float:
+    """Best time of the reference workload on one BLAS thread (~0.3 ms here).
+
+    The workload is the numpy step's own arithmetic at the tutorial size, so the machine's slow
+    state slows it as it slows the points (a 256^3 GEMM, tried first, stayed fast while steps
+    ran 1.5x slow). One thread whatever the point's: on several threads the reference measured
+    right after an all-core point mostly measured the point's worker threads still spinning
+    (seen on a 16-core H200 host: 13-109x its best after the all-core CPU points)."""
+    r = _reference_arrays()
     best = math.inf
-    with _REFERENCE["blas"].limit(limits=1):
+    with r["blas"].limit(limits=1):
         for _ in range(calls):
             start = time.perf_counter()
-            np.matmul(a, a, out=out)
+            reference_step(r)
             best = min(best, time.perf_counter() - start)
     return best
 
