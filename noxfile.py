@@ -139,9 +139,22 @@ def history(session: nox.Session) -> None:
 
 @in_shared_env
 def compare(session: nox.Session) -> None:
-    """Two commits' saved results side by side (asv compare A B)."""
+    """Two commits' saved results side by side (asv compare A B; run history on both first)."""
     commits(session, "two commits", "HEAD~1 HEAD")
-    session.run(python(session), "-m", "asv", "compare", *session.posargs)
+    py = python(session)
+    for rev in session.posargs[:2]:
+        if not saved_results(session, rev):
+            session.error(
+                f"no saved results for {rev}: measure it first, e.g. nox -s history -- {rev}^!"
+            )
+    session.run(py, "-m", "asv", "compare", *session.posargs)
+
+
+def saved_results(session: nox.Session, rev: str) -> bool:
+    """Whether .asv/results holds a results file of the commit ``rev`` names."""
+    sha = session.run("git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}",
+                      silent=True, external=True, success_codes=[0, 1]).strip()  # fmt: skip
+    return bool(sha) and any(Path(".asv/results").glob(f"*/{sha[:8]}-*.json"))
 
 
 @in_shared_env
@@ -172,10 +185,11 @@ def gpu(session: nox.Session) -> None:
     """Lab machine check: validate CUDA implementations, run the CUDA sweeps, report GPU gain."""
     # tools/gpu_check.sh runs the same three steps without nox: keep the two in step.
     py = python(session)
-    session.run(py, "-m", "pip", "install", *PYPROJECT["project"]["optional-dependencies"]["gpu"])
     # 1. Every CUDA implementation against the oracle, before anything is timed. Without CUDA
-    #    this fails at once with one line saying why (a check that cannot run must not pass).
+    #    this fails at once with one line saying why (a check that cannot run must not pass),
+    #    before anything is installed.
     session.run(py, "-m", "impls.validate", "--device", "cuda")
+    session.run(py, "-m", "pip", "install", *PYPROJECT["project"]["optional-dependencies"]["gpu"])
     # 2. The CUDA sweeps, the CPU points they are compared with (all cores, same dtype) and the
     #    ceilings: the gpu grid through asv, saved against HEAD, with the machine's facts (GPU,
     #    driver, clocks, TF32 off) beside them.
@@ -200,6 +214,12 @@ def env(session: nox.Session) -> None:
         session.log(f"{stamp.parent} is up to date ({TORCH}, pyproject.toml unchanged)")
         return
     index = ["--extra-index-url", TORCH_INDEX] if TORCH_INDEX else []
-    session.install(*TORCH.split(), *index)
-    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"))
+    # A changed index must change the build: an installed torch of the same version satisfies
+    # pip, so torch itself is reinstalled (its dependencies only if needed). pip's own progress
+    # is shown (silent=False): a first install takes tens of seconds.
+    reinstall = ["--force-reinstall", "--no-deps"] if stamp.is_file() else []
+    session.install(*TORCH.split(), *index, silent=False)
+    if reinstall:
+        session.install(*reinstall, *TORCH.split(), *index, silent=False)
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"), silent=False)
     stamp.write_text(wanted)

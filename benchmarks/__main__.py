@@ -94,7 +94,9 @@ def plan(grid: str, command: str, args: list[str], opts, repo: Path) -> Plan:
         rounds = grids.ROUNDS
         args = [*args, "-a", f"rounds={rounds}"]
     if command == "run":
-        return Plan(args, args, None if opts.bench else grid_runs(grid, rounds))
+        count = cli.commit_count(repo, opts)
+        total = None if opts.bench or count is None else grid_runs(grid, rounds, count)
+        return Plan(args, args, total)
     if command != "continuous":
         return Plan(args, args)
     labels = grids.grid(grid).history_labels()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import platform
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -145,3 +146,30 @@ def resolve_commit(repo: Path, name: str) -> str:
     if found.returncode != 0:
         raise UsageError(f"python -m benchmarks: commit {name!r} is unknown in {repo}")
     return found.stdout.strip()
+
+
+def commit_count(repo: Path, opts: argparse.Namespace) -> int | None:
+    """Commits one ``asv run`` with ``opts`` measures: one for ``--python=same``,
+    ``--set-commit-hash``, no range or ``HEAD``; else what ``git rev-list --first-parent``
+    lists for its range, as asv does (at most ``--steps``). None where asv decides from its
+    results or config (ALL, NEW, EXISTING, TAGS, HASHFILE:)."""
+    existing = any(e.startswith("existing") or e.endswith("same")
+                   for e in getattr(opts, "env_spec", None) or [])  # fmt: skip
+    spec = getattr(opts, "range", None)
+    if existing or getattr(opts, "set_commit_hash", None) or spec in (None, "HEAD"):
+        return 1
+    if spec in ("ALL", "NEW", "EXISTING", "TAGS") or spec.startswith("HASHFILE:"):
+        return None
+    listed = subprocess.run(
+        ["git", "rev-list", "--first-parent", "--count", *shlex.split(spec), "--"],
+        cwd=repo,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    try:
+        count = int(listed.stdout.strip())
+    except ValueError:
+        return None
+    steps = getattr(opts, "steps", None)
+    return max(1, min(count, steps) if steps else count)

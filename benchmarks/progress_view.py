@@ -14,13 +14,16 @@ from pathlib import Path
 
 #: Print a progress line after this long without output (people wonder after ~10 s).
 QUIET_S = 6.0
+#: No estimate of the time left before this many point runs and seconds.
+ESTIMATE_AFTER = 10
 
 
-def grid_runs(grid: str, rounds: int) -> int:
-    """Point runs (benchmark processes) one ``asv run`` of ``grid`` makes in ``rounds``."""
+def grid_runs(grid: str, rounds: int, commits: int = 1) -> int:
+    """Point runs (benchmark processes) one ``asv run`` of ``grid`` makes in ``rounds`` on each
+    of ``commits``."""
     from . import grids
 
-    return grids.expected_runs(grids.grid(grid), rounds)
+    return commits * grids.expected_runs(grids.grid(grid), rounds)
 
 
 def history_runs(labels: list[str], rounds: int) -> int:
@@ -54,10 +57,15 @@ class Progress:
         return self.done
 
     def seconds_left(self) -> float | None:
-        """Time per point since the first one finished, times the points not done yet."""
-        if self.total is None or self.first_at is None or self.done < 2:
+        """Time per point since the first one finished, times the points not done yet; none
+        before `ESTIMATE_AFTER` points and seconds (points finish in bursts: an estimate from
+        the first burst said "about 0 s left")."""
+        if self.total is None or self.first_at is None or self.done < ESTIMATE_AFTER:
             return None
-        per_point = (self.clock() - self.first_at) / (self.done - 1)
+        elapsed = self.clock() - self.first_at
+        if elapsed < ESTIMATE_AFTER:
+            return None
+        per_point = elapsed / (self.done - 1)
         return max(self.total - self.done, 0) * per_point
 
     def line(self) -> str:
@@ -65,5 +73,10 @@ class Progress:
         if self.total is None:
             return f"progress: {self.done} point runs done"
         left = self.seconds_left()
-        estimate = "no estimate yet" if left is None else f"about {left:.0f} s left"
+        if not self.done:
+            estimate = "setting up (learning rates for every point, the reference)"
+        elif left is None:
+            estimate = "no estimate yet"
+        else:
+            estimate = f"about {left:.0f} s left"
         return f"progress: {self.done} of {self.total} point runs done, {estimate}"

@@ -111,23 +111,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"threads: {info.summary()}")
     print(f"problem: {problem}  (lr in force {rate_in_force(problem):.3g})")
     wrong = 0
-    rows = []
+    width = max(len(name) for name in impls.names())
+    # One row as each implementation is done (a compile takes seconds): never a silent wait.
+    print(f"\n{'implementation':<{width}}  {'one step':>13}  check", flush=True)
     for name in impls.names():
         reason = impls.unavailable_reason(name)
         if reason:
-            rows.append((name, "skipped", reason))
-            continue
-        result = check(name, replace(problem, lr=probing_lr(problem)))
-        if not result.ok:
+            value, note = "skipped", reason
+        elif not (result := check(name, replace(problem, lr=probing_lr(problem)))).ok:
             wrong += 1
-            rows.append((name, "WRONG", str(result)))
-            continue
-        seconds = _median_step_seconds(impls.create(name, problem), args.seconds)
-        rows.append((name, f"{seconds * 1e6:10.1f} us", f"oracle ok ({result.update_error:.1e})"))
-    width = max(len(r[0]) for r in rows)
-    print(f"\n{'implementation':<{width}}  {'one step':>13}  check")
-    for name, value, note in rows:
-        print(f"{name:<{width}}  {value:>13}  {note}")
+            value, note = "WRONG", str(result)
+        else:
+            seconds = _median_step_seconds(impls.create(name, problem), args.seconds)
+            value, note = f"{seconds * 1e6:10.1f} us", f"oracle ok ({result.update_error:.1e})"
+        print(f"{name:<{width}}  {value:>13}  {note}", flush=True)
     return 1 if wrong else 0
 
 

@@ -316,14 +316,37 @@ def test_the_users_bench_is_taken_out_in_every_spelling():
 def test_progress_counts_lines_and_estimates_from_the_time_per_point(tmp_path):
     path = tmp_path / "progress"
     now = [100.0]
-    progress = Progress(path, total=10, clock=lambda: now[0])
-    assert progress.line() == "progress: 0 of 10 point runs done, no estimate yet"
+    progress = Progress(path, total=40, clock=lambda: now[0])
+    assert progress.line().startswith("progress: 0 of 40 point runs done, setting up")
     path.write_text("x\n")
-    assert progress.line() == "progress: 1 of 10 point runs done, no estimate yet"
-    now[0] = 106.0
+    assert progress.line() == "progress: 1 of 40 point runs done, no estimate yet"
     with path.open("a") as stream:
-        stream.write("x\nx\n")
-    assert progress.line() == "progress: 3 of 10 point runs done, about 21 s left"
+        stream.write("x\n" * 10)  # a burst: too soon to estimate from
+    assert progress.line() == "progress: 11 of 40 point runs done, no estimate yet"
+    now[0] = 120.0
+    assert progress.line() == "progress: 11 of 40 point runs done, about 58 s left"
+
+
+@pytest.mark.parametrize(
+    ("args", "count"),
+    [
+        (["--python=same"], 1),
+        (["--set-commit-hash=abc", "HEAD~2..HEAD"], 1),
+        ([], 1),
+        (["HEAD~2..HEAD"], 2),
+        (["HEAD~3..HEAD", "--steps", "2"], 2),
+        (["HEAD^!"], 1),
+        (["NEW"], None),
+    ],
+)
+def test_a_run_counts_the_commits_asv_will_measure(tmp_path, args, count):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    for i in range(4):
+        subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", str(i)], check=True)
+    assert cli.commit_count(repo, cli.asv_options("run", args)) == count
 
 
 def test_asv_machine_name_follows_asv(tmp_path, monkeypatch):

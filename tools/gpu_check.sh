@@ -31,7 +31,8 @@
 # then give_back.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
+# The suite's virtualenv where the Quick start made one, else the machine's python3.
+if [ -x .nox/env/bin/python ]; then PY=${PYTHON:-.nox/env/bin/python}; else PY=${PYTHON:-python3}; fi
 LOGS=${OUT:-/tmp/gpu-check}
 DEADLINE_S=${DEADLINE_S:-480}
 mkdir -p "$LOGS"
