@@ -321,6 +321,26 @@ def test_gate_flags_only_a_clear_slowdown():
     assert found == {"numpy/1t": "regression", "nn/1t": "improvement"}
 
 
+def test_gate_divides_out_a_shift_common_to_all_points():
+    labels = [f"impl{i}/1t" for i in range(9)] + ["numpy/1t"]
+    a = {k: timing(1.0) for k in labels}
+    b = {k: timing(1.12) for k in labels} | {"numpy/1t": timing(1.5)}
+    shift = gate.common_shift(a, b, labels)
+    assert shift == pytest.approx(1.12)
+    found = {f.label: f.kind for f in gate.compare(a, b, labels, shift)}
+    assert found == {"numpy/1t": "regression"}
+
+
+def test_gate_fails_when_every_point_moved_together(tmp_path, monkeypatch):
+    labels = [f"impl{i}/1t" for i in range(6)]
+    a = {k: timing(1.0) for k in labels}
+    b = {k: timing(1.4) for k in labels}
+    monkeypatch.setattr(gate, "read_timings", lambda d, m, c: a if c == "a" else b)
+    code, text = gate.verdict(tmp_path, "box", "a", "b")
+    assert code == 1
+    assert "every point moved together (x1.40)" in text
+
+
 def test_gate_does_not_call_overlapping_or_disturbed_points_regressions():
     a = {"x/1t": timing(1.0, spread=0.2), "y/1t": timing(1.0)}
     b = {"x/1t": timing(1.15, spread=0.2), "y/1t": timing(1.5, disturbed=True)}
