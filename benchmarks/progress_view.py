@@ -41,6 +41,7 @@ class Progress:
         self.done = 0
         self.offset = 0
         self.first_at: float | None = None
+        self.done_at_first = 0
 
     def update(self) -> int:
         """Read what was appended since the last call; the number of point runs done."""
@@ -53,19 +54,19 @@ class Progress:
         self.offset += len(new)
         self.done += new.count(b"\n")
         if self.done and self.first_at is None:
-            self.first_at = self.clock()
+            self.first_at, self.done_at_first = self.clock(), self.done
         return self.done
 
     def seconds_left(self) -> float | None:
-        """Time per point since the first one finished, times the points not done yet; none
-        before `ESTIMATE_AFTER` points and seconds (points finish in bursts: an estimate from
-        the first burst said "about 0 s left")."""
-        if self.total is None or self.first_at is None or self.done < ESTIMATE_AFTER:
+        """Time per point since the first were seen done, times the points not done yet; none
+        before `ESTIMATE_AFTER` more points and seconds (points finish in bursts: an estimate
+        from the first burst said "about 0 s left")."""
+        if self.total is None or self.first_at is None:
             return None
-        elapsed = self.clock() - self.first_at
-        if elapsed < ESTIMATE_AFTER:
+        elapsed, since = self.clock() - self.first_at, self.done - self.done_at_first
+        if since < ESTIMATE_AFTER or elapsed < ESTIMATE_AFTER:
             return None
-        per_point = elapsed / (self.done - 1)
+        per_point = elapsed / since
         return max(self.total - self.done, 0) * per_point
 
     def line(self) -> str:

@@ -318,13 +318,13 @@ def test_progress_counts_lines_and_estimates_from_the_time_per_point(tmp_path):
     now = [100.0]
     progress = Progress(path, total=40, clock=lambda: now[0])
     assert progress.line().startswith("progress: 0 of 40 point runs done, setting up")
-    path.write_text("x\n")
-    assert progress.line() == "progress: 1 of 40 point runs done, no estimate yet"
+    path.write_text("x\n" * 5)  # the first burst: its points took an unknown time
+    assert progress.line() == "progress: 5 of 40 point runs done, no estimate yet"
     with path.open("a") as stream:
-        stream.write("x\n" * 10)  # a burst: too soon to estimate from
-    assert progress.line() == "progress: 11 of 40 point runs done, no estimate yet"
+        stream.write("x\n" * 10)
+    assert progress.line() == "progress: 15 of 40 point runs done, no estimate yet"  # too soon
     now[0] = 120.0
-    assert progress.line() == "progress: 11 of 40 point runs done, about 58 s left"
+    assert progress.line() == "progress: 15 of 40 point runs done, about 50 s left"
 
 
 @pytest.mark.parametrize(
