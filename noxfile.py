@@ -215,11 +215,17 @@ def env(session: nox.Session) -> None:
         return
     index = ["--extra-index-url", TORCH_INDEX] if TORCH_INDEX else []
     # A changed index must change the build: an installed torch of the same version satisfies
-    # pip, so torch itself is reinstalled (its dependencies only if needed). pip's own progress
-    # is shown (silent=False): a first install takes tens of seconds.
+    # pip, so torch itself is reinstalled (its dependencies only if needed).
     reinstall = ["--force-reinstall", "--no-deps"] if stamp.is_file() else []
-    session.install(*TORCH.split(), *index, silent=False)
+    pip_install(session, *TORCH.split(), *index)
     if reinstall:
-        session.install(*reinstall, *TORCH.split(), *index, silent=False)
-    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"), silent=False)
+        pip_install(session, *reinstall, *TORCH.split(), *index)
+    pip_install(session, "-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"))
     stamp.write_text(wanted)
+
+
+def pip_install(session: nox.Session, *args: str) -> None:
+    """pip install in the session's virtualenv with pip's output shown, and a line whenever it
+    is silent for 6 s (it says nothing while it unpacks torch, ~20 s): tools/heartbeat.py."""
+    session.run("python", "tools/heartbeat.py", "6", "--", "python", "-m", "pip", "install",
+                *args, silent=False)  # fmt: skip

@@ -10,6 +10,7 @@ import ast
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,24 @@ def test_nox_list_shows_every_session_in_plain_text():
     shown = re.findall(r"^[*-] (\w+) -> ", done.stdout, flags=re.MULTILINE)
     assert shown[0] == "bench"
     assert set(shown) == set(SESSIONS)
+
+
+def test_heartbeat_speaks_during_a_silence_and_keeps_the_exit_status():
+    quiet = (
+        "import time, sys; print('start', flush=True); time.sleep(1.0); print('end'); sys.exit(3)"
+    )
+    done = subprocess.run(
+        [sys.executable, str(HEARTBEAT), "0.3", "--", sys.executable, "-c", quiet],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    lines = done.stdout.splitlines()
+    assert done.returncode == 3
+    assert lines[0] == "start"
+    assert lines[-1] == "end"
+    assert any(line.startswith("... still running after") for line in lines[1:-1])
+
+
+HEARTBEAT = Path(__file__).resolve().parents[1] / "tools" / "heartbeat.py"
