@@ -136,13 +136,7 @@ def without_bench(args: list[str]) -> list[str]:
 
 def resolve_commit(repo: Path, name: str) -> str:
     """The full hash of commit ``name`` in ``repo``; `UsageError` if there is none."""
-    found = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"],
-        cwd=repo,
-        check=False,
-        capture_output=True,
-        text=True,
-    )
+    found = _git(repo, "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}")
     if found.returncode != 0:
         raise UsageError(f"python -m benchmarks: commit {name!r} is unknown in {repo}")
     return found.stdout.strip()
@@ -160,16 +154,15 @@ def commit_count(repo: Path, opts: argparse.Namespace) -> int | None:
         return 1
     if spec in ("ALL", "NEW", "EXISTING", "TAGS") or spec.startswith("HASHFILE:"):
         return None
-    listed = subprocess.run(
-        ["git", "rev-list", "--first-parent", "--count", *shlex.split(spec), "--"],
-        cwd=repo,
-        check=False,
-        capture_output=True,
-        text=True,
-    )
+    listed = _git(repo, "rev-list", "--first-parent", "--count", *shlex.split(spec), "--")
     try:
         count = int(listed.stdout.strip())
     except ValueError:
         return None
     steps = getattr(opts, "steps", None)
     return max(1, min(count, steps) if steps else count)
+
+
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    """``git ARGS`` in ``repo``, its output captured as text; the caller reads the status."""
+    return subprocess.run(["git", *args], cwd=repo, check=False, capture_output=True, text=True)
