@@ -29,7 +29,7 @@ DEVICE_TIME_STEPS = 25
 
 
 class Step(StepBenchmark):
-    version = "3"
+    version = "4"
     params: ClassVar[list] = [GRID.labels(grids.TIME)]
 
     def track_time(self, rates, label):

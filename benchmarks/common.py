@@ -2,8 +2,9 @@
 
 Nothing here builds an input at import time. Inputs come from cached getters: `trainer` makes a
 warmed-up trainer once per process and parameter set, `initial_weights` the weights each point
-starts from. torch is imported here (never CUDA) so that asv's forkserver parent holds it and
-each forked benchmark process does not pay the import again.
+starts from. torch (with the parts it imports lazily on a trainer's first use) is imported here,
+never CUDA, so that asv's forkserver parent holds it and each forked benchmark process does not
+pay the import again.
 
 The points themselves are listed in `benchmarks.grids`; a benchmark's one parameter is a point's
 label (`impls.point`).
@@ -25,6 +26,10 @@ from impls import registry
 
 try:  # torch is optional for the core; with it, import it once here (see the module docstring)
     import torch
+
+    # torch.optim's first optimizer imports torch._dynamo (~1.1 s here): once here, not in
+    # every forked process of an nn implementation's point (half the quick grid's time).
+    import torch._dynamo
 except ImportError:  # pragma: no cover - every supported install has torch
     torch = None
 

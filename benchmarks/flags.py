@@ -71,9 +71,9 @@ def _reference_file() -> Path | None:
     return Path(tempfile.gettempdir()) / f"ffbench-reference-{safe}.json"
 
 
-def best_reference(seconds: float) -> float:
-    """This run's best reference time so far, this one included (kept in a temporary file
-    named by the run, so every process of the run compares with the same)."""
+def best_reference(seconds: float, key: str = "best") -> float:
+    """This run's best reference time so far under ``key`` (a core), this one included (kept in
+    a temporary file named by the run, so every process of the run compares with the same)."""
     path = _reference_file()
     if path is None:
         return seconds
@@ -81,9 +81,9 @@ def best_reference(seconds: float) -> float:
         known = json.loads(path.read_text())
     except (OSError, ValueError):
         known = {}
-    best = min(seconds, float(known.get("best", math.inf)))
-    if best < float(known.get("best", math.inf)):
-        known["best"] = best
+    best = min(seconds, float(known.get(key, math.inf)))
+    if best < float(known.get(key, math.inf)):
+        known[key] = best
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(known))
         tmp.replace(path)

@@ -13,17 +13,20 @@ blocks of every round, and its interval comes from them too. Inside one process 
      the wall time, is what other processes took, in cores; with the point's threads it must
      fit in the machine's cores (plus `oversubscription`). A one-thread point must also have
      had its core (its own CPU time >= `min_own_share` of the wall time);
-   - **a reference workload** (numpy's step arithmetic on one thread, best of a few calls)
-     before and after: if both are slower than this run's best reference for that thread
-     count by more than `slow_state`, the whole point ran in the machine's slow state
-     (measured here: the VM flips to ~1.6-1.9x slower for seconds to minutes, and everything
-     measured then moves with it); a change of state within the point is left to step 5;
+   - **a reference workload** (numpy's step arithmetic on one thread, best of a few calls) on
+     each core the point runs on, before and after: if any core was slower than this run's
+     best on that core by more than `slow_state`, the point may have run in the machine's slow
+     state (measured here: a core slows to ~1.4-1.9x for a second or more, and everything on
+     it moves with it). A slow reading before the point is waited out (the attempt is not
+     measured); one after it is read again after `settle_seconds` (the point's own worker
+     threads may still spin on its cores), and if it holds the attempt is disturbed;
 5. keeps the blocks of the machine's fast state: those within `fast_mode` of the fastest block
    (a step's arithmetic is deterministic, so its blocks are one mode unless the machine
    changed under them); blocks are timed until `min_blocks` of them are there (for at most
    `max_measure_seconds`), and fewer disturbs the attempt;
-6. re-measures a disturbed attempt up to `max_attempts` times, after a pause, and keeps the
-   first undisturbed attempt; if none is, it keeps the fastest and the point is **disturbed**.
+6. re-measures a disturbed attempt, after `pause_seconds`, for up to `max_attempts` attempts in
+   all, and keeps the first undisturbed one; if none is, it keeps the fastest measured and the
+   point is **disturbed**.
 
 The statistic, pooled by asv over the rounds, is the median of the fast-state blocks. Measured
 on the 2-vCPU VM: with nothing else running the machine itself flips, for seconds at a time,
@@ -54,8 +57,9 @@ class Protocol:
     measure_seconds: float = 0.1
     min_blocks: int = 7
     max_blocks: int = 400
-    max_attempts: int = 3
+    max_attempts: int = 4
     pause_seconds: float = 0.5
+    settle_seconds: float = 0.25
     slow_state: float = 1.25
     oversubscription: float = 0.25
     min_own_share: float = 0.9
@@ -151,8 +155,9 @@ def reference_step(r: dict) -> None:
     r["sink"] = (grad_w1, grad_w2)
 
 
-def reference_seconds(calls: int = 5) -> float:
-    """Best time of the reference workload on one BLAS thread (~0.3 ms here).
+def reference_seconds(calls: int = 10) -> float:
+    """Best time of the reference workload on one BLAS thread (~0.25 ms here), wherever this
+    thread runs.
 
     The workload is the numpy step's own arithmetic at the tutorial size, so the machine's slow
     state slows it as it slows the points (a 256^3 GEMM, tried first, stayed fast while steps
@@ -169,10 +174,47 @@ def reference_seconds(calls: int = 5) -> float:
     return best
 
 
+def point_cores() -> list[int | None]:
+    """The cores this process may run on: the pinned one for a one-thread point, every core
+    otherwise; ``[None]`` where the OS has no affinity call."""
+    if not hasattr(os, "sched_getaffinity"):
+        return [None]
+    return sorted(os.sched_getaffinity(0))
+
+
+def reference_by_core(cores: list[int | None], calls: int = 10) -> dict[int | None, float]:
+    """`reference_seconds` on each of ``cores`` in turn, this thread pinned there (its affinity
+    put back after).
+
+    Per core because the machine slows down one core at a time: measured on the 2-vCPU VM, a
+    two-thread point ran 1.3-1.8x slow while the reference read 1.5-1.7x its best on one core
+    and 1.03x on the other; a reference free to run on either core ran on the fast one."""
+    if cores == [None]:
+        return {None: reference_seconds(calls)}
+    before = os.sched_getaffinity(0)
+    readings = {}
+    try:
+        for core in cores:
+            os.sched_setaffinity(0, {core})
+            readings[core] = reference_seconds(calls)
+    finally:
+        os.sched_setaffinity(0, before)
+    return readings
+
+
+def slowness(readings: dict[int | None, float]) -> float:
+    """How slow the slowest core ran the reference against the best this run has seen on that
+    core (this reading included): 1.0 when every core is at its best."""
+    return max(
+        seconds / flags.best_reference(seconds, "best" if core is None else f"core{core}")
+        for core, seconds in readings.items()
+    )
+
+
 def calibrate_reference(calls: int = 50) -> None:
-    """Record this run's best reference time before any point runs, so that the first points
-    are judged against the machine's fast state too."""
-    flags.best_reference(reference_seconds(calls))
+    """Record this run's best reference time on every core before any point runs, so that the
+    first points are judged against the machine's fast state too."""
+    slowness(reference_by_core(point_cores(), calls))
 
 
 def warm_up(call: Callable[[], None], seconds: float) -> None:
@@ -222,7 +264,6 @@ def blocked_times(call: Callable[[], None], number: int, protocol: Protocol) -> 
 class Attempt:
     samples: list[float]
     others: float
-    drift: float
     slow: float
     why: str
 
@@ -277,17 +318,27 @@ def measure(
     module docstring), with the outcome recorded by `flags.record`. ``threads``: the CPU threads
     the point keeps busy (`benchmarks.points.busy_threads`)."""
     cpus = usable_cpus()
+    cores = point_cores()
     attempts: list[Attempt] = []
-    for _ in range(protocol.max_attempts):
-        ref_before = reference_seconds()
+    for attempt in range(protocol.max_attempts):
+        before = slowness(reference_by_core(cores))
+        if before > protocol.slow_state and attempt < protocol.max_attempts - 1:
+            # The machine is in its slow state now: wait for it to pass instead of measuring it.
+            why = f"the reference ran {before:.2f}x its best before the point (slow state)"
+            attempts.append(Attempt([], 0.0, before, why))
+            time.sleep(protocol.pause_seconds)
+            continue
         clock_before = CpuClock.now()
         samples = measure_once()
         clock_after = CpuClock.now()
-        ref_after = reference_seconds()
+        after = slowness(reference_by_core(cores))
+        if after > protocol.slow_state:
+            # An all-core point's worker threads spin on its cores for a while after its last
+            # call (OpenMP's and OpenBLAS's wait policies): read again once they sleep.
+            time.sleep(protocol.settle_seconds)
+            after = slowness(reference_by_core(cores))
+        slow = max(before, after)
         others = others_cores(clock_before, clock_after)
-        drift = max(ref_before, ref_after) / min(ref_before, ref_after)
-        best = flags.best_reference(min(ref_before, ref_after))
-        slow = min(ref_before, ref_after) / best
         share = own_share(clock_before, clock_after)
         why = judge(others, threads, cpus, slow, protocol, share)
         if keep_fast and samples:
@@ -296,20 +347,21 @@ def measure(
                 state = f"only {len(fast)} of {len(samples)} blocks ran in the fast state"
                 why = f"{why}; {state}" if why else state
             samples = fast
-        attempts.append(Attempt(samples, others, drift, slow, why))
+        attempts.append(Attempt(samples, others, slow, why))
         if not why:
             break
         time.sleep(protocol.pause_seconds)
-    kept = next((a for a in attempts if not a.disturbed), None)
+    measured = [a for a in attempts if a.samples]
+    kept = next((a for a in measured if not a.disturbed), None)
     if kept is None:
-        kept = min(attempts, key=lambda a: float(np.median(a.samples)))
+        kept = min(measured, key=lambda a: float(np.median(a.samples)))
     flags.record(
         benchmark,
         label,
         disturbed=kept.disturbed,
         attempts=len(attempts),
         others_cpu=kept.others,
-        reference_ratio=max(kept.drift, kept.slow),
+        reference_ratio=kept.slow,
         why=kept.why,
     )
     return kept.samples

@@ -244,7 +244,7 @@ def steady_machine(monkeypatch, tmp_path):
     """A 2-CPU machine whose reference never moves and whose one thread always has its core;
     flags go to ``tmp_path/abcdef01-e.jsonl``. Tests set the other processes' load."""
     monkeypatch.setattr(protocol, "usable_cpus", lambda: 2)
-    monkeypatch.setattr(protocol, "reference_seconds", lambda: 1e-3)
+    monkeypatch.setattr(protocol, "reference_by_core", lambda cores: dict.fromkeys(cores, 1e-3))
     monkeypatch.setattr(protocol, "own_share", lambda a, b: 1.0)
     monkeypatch.setenv(flags.FLAGS_DIR, str(tmp_path))
     monkeypatch.setenv(flags.COMMIT, "abcdef0123")
@@ -272,7 +272,7 @@ def test_measure_retries_a_disturbed_attempt_and_keeps_the_clean_one(monkeypatch
 
 def test_measure_flags_a_point_disturbed_on_every_attempt(monkeypatch, steady_machine):
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: 3.0)
-    medians = iter([[3.0], [2.0], [4.0]])
+    medians = iter([[3.0], [2.0], [4.0], [5.0]])
     config = protocol.Protocol(pause_seconds=0.0)
     kept = protocol.measure(lambda: next(medians), 2, "b.C.track_time", "x/2t", config)
     assert kept == [2.0]  # the fastest of the disturbed attempts, flagged
@@ -282,8 +282,8 @@ def test_measure_flags_a_point_disturbed_on_every_attempt(monkeypatch, steady_ma
     assert "other processes" in row["why"]
 
 
-def test_paired_blocks_alternate_their_order(monkeypatch):
-    """ABBAAB...: the side that goes first flips every pair."""
+def test_paired_blocks_alternate_their_order_after_warm_up_pairs(monkeypatch, steady_machine):
+    """ABBAAB...: the side that goes first flips every pair; the warm-up pairs are not kept."""
     order = []
 
     class Fake:
@@ -299,12 +299,87 @@ def test_paired_blocks_alternate_their_order(monkeypatch):
     bench = bench_paired.Paired()
     bench.point = Point.parse("torch-cpu/64x1000x100x10/float32/squared-relu/1t")
     bench.trainer, bench.baseline = Fake("A"), Fake("B")
+    ticks = iter(range(10**6))  # every block lasts one tick
+    monkeypatch.setattr(bench_paired.time, "perf_counter", lambda: float(next(ticks)))
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
     monkeypatch.setattr(protocol, "calibrate", lambda call, seconds: 1)
-    monkeypatch.setattr(protocol, "PROTOCOL", protocol.Protocol(min_blocks=4, measure_seconds=0))
+    monkeypatch.setattr(bench_paired, "MIN_PAIRS", 4)
+    monkeypatch.setattr(protocol, "PROTOCOL", protocol.Protocol(measure_seconds=0))
     result = bench.track_relative_time({}, "x")
     assert order[:8] == ["A", "B", "B", "A", "A", "B", "B", "A"]
-    assert len(result["samples"]) == 4
+    assert len(order) == 2 * (bench_paired.WARMUP_PAIRS + 4)
+    assert result["samples"] == [1.0] * 4
     assert result["number"] == 1
+
+
+def test_relative_samples_are_the_fast_blocks_over_the_baselines_fast_median():
+    """A slowed block of either side (here the third of each) does not move the ratio."""
+    samples = bench_paired.relative_samples([2.0, 2.1, 3.0], [1.0, 1.05, 1.6], tolerance=0.1)
+    assert samples == pytest.approx([2.0 / 1.025, 2.1 / 1.025])
+
+
+def test_the_reference_is_read_on_each_core_in_turn(monkeypatch):
+    if not hasattr(os, "sched_getaffinity"):
+        pytest.skip("needs sched_getaffinity")
+    seen = []
+    monkeypatch.setattr(protocol, "reference_seconds", lambda calls: seen.append(
+        os.sched_getaffinity(0)) or 1e-3)  # fmt: skip
+    before = os.sched_getaffinity(0)
+    cores = sorted(before)
+    readings = protocol.reference_by_core(cores)
+    assert seen == [{c} for c in cores]
+    assert readings == dict.fromkeys(cores, 1e-3)
+    assert os.sched_getaffinity(0) == before
+
+
+def test_slowness_is_the_slowest_core_against_that_cores_best(monkeypatch, tmp_path):
+    monkeypatch.setattr(flags, "_reference_file", lambda: tmp_path / "reference.json")
+    assert protocol.slowness({0: 1.0, 1: 2.0}) == 1.0  # the first readings are the bests
+    assert protocol.slowness({0: 1.0, 1: 3.0}) == pytest.approx(1.5)
+    assert protocol.slowness({0: 0.5, 1: 2.0}) == 1.0  # a new best on core 0
+
+
+def test_a_slow_state_before_the_point_is_waited_out_not_measured(monkeypatch, steady_machine):
+    readings = iter([{1: 2.0}, {1: 1.0}, {1: 1.0}])  # slow before, then fast before and after
+    monkeypatch.setattr(protocol, "point_cores", lambda: [1])
+    monkeypatch.setattr(protocol, "reference_by_core", lambda cores: next(readings))
+    monkeypatch.setattr(flags, "_reference_file", lambda: steady_machine.parent / "ref.json")
+    monkeypatch.setattr(flags, "best_reference", lambda seconds, key="best": 1.0)
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
+    measured = []
+    config = protocol.Protocol(pause_seconds=0.0, min_blocks=1)
+    kept = protocol.measure(
+        lambda: measured.append(1) or [1.0], 1, "b.C.track_time", "x/1t", config
+    )
+    assert kept == [1.0]
+    assert measured == [1]  # measured once, after the slow state passed
+    (row,) = flag_rows(steady_machine)
+    assert (row["attempts"], row["disturbed"]) == (2, False)
+
+
+def test_a_slow_reading_after_the_point_is_read_again_after_the_settle(monkeypatch, steady_machine):
+    """An all-core point's own worker threads spin for a while after it: not the machine."""
+    readings = iter([{0: 1.0}, {0: 3.0}, {0: 1.0}])
+    monkeypatch.setattr(protocol, "reference_by_core", lambda cores: next(readings))
+    monkeypatch.setattr(flags, "best_reference", lambda seconds, key="best": 1.0)
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
+    config = protocol.Protocol(pause_seconds=0.0, settle_seconds=0.0, min_blocks=1)
+    protocol.measure(lambda: [1.0], 2, "b.C.track_time", "x/2t", config)
+    (row,) = flag_rows(steady_machine)
+    assert (row["attempts"], row["disturbed"], row["reference_ratio"]) == (1, False, 1.0)
+
+
+def test_a_point_slow_on_every_attempt_is_measured_once_and_flagged(monkeypatch, steady_machine):
+    monkeypatch.setattr(protocol, "reference_by_core", lambda cores: {0: 2.0})
+    monkeypatch.setattr(flags, "best_reference", lambda seconds, key="best": 1.0)
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
+    measured = []
+    config = protocol.Protocol(pause_seconds=0.0, settle_seconds=0.0, min_blocks=1)
+    protocol.measure(lambda: measured.append(1) or [1.0], 1, "b.C.track_time", "x/1t", config)
+    assert measured == [1]  # waited on every attempt but the last, which measures
+    (row,) = flag_rows(steady_machine)
+    assert (row["attempts"], row["disturbed"]) == (config.max_attempts, True)
+    assert "slow state" in row["why"]
 
 
 # --- the gate --------------------------------------------------------------------------------
