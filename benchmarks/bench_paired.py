@@ -12,8 +12,8 @@ Both sides are measured in the same second on the same cores, so a change of the
 state between processes or minutes, which moves absolute times, weighs on both (the load checks
 of `benchmarks.protocol` still flag a process that ran in the slow state: it does not slow
 every implementation by the same factor). Both trainers are checked for finite state after
-the last pair. On several threads a pause separates the blocks, so that one library's worker
-threads, still spinning after their work, do not steal cores from the other's.
+the last pair. The grids take paired ratios on one thread only (`benchmarks.grids`: on all
+cores the two libraries' thread pools stall each other).
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ from typing import ClassVar
 from . import common, grids, protocol
 from .points import GRID, StepBenchmark, busy_threads, without_empty
 
-#: Pause between blocks when the point runs on several threads (see the module docstring).
-MULTI_THREAD_PAUSE = 0.002
 #: Pairs run first and not kept: the first blocks after the two trainers start alternating ran
 #: 1.5-5x slow here, in every process.
 WARMUP_PAIRS = 2
@@ -52,13 +50,10 @@ class Paired(StepBenchmark):
             common.check_finite(self.baseline)
 
     def track_relative_time(self, rates, label):
-        pause = MULTI_THREAD_PAUSE if self.point.threads > 1 else 0.0
         calls = [_call(self.trainer), _call(self.baseline)]
         numbers = [protocol.calibrate(c, protocol.PROTOCOL.block_seconds) for c in calls]
 
         def block(side: int) -> float:
-            if pause:
-                time.sleep(pause)
             call, number = calls[side], numbers[side]
             start = time.perf_counter()
             for _ in range(number):
@@ -88,7 +83,7 @@ class Paired(StepBenchmark):
             busy_threads(self.point),
             "bench_paired.Paired.track_relative_time",
             label,
-            keep_fast=False,  # both sides of a pair share the machine's state
+            keep_fast=False,  # relative_samples keeps the fast-state blocks of each side
         )
         return protocol.timing_result(samples, 1)
 

@@ -151,6 +151,7 @@ def test_every_point_passes_its_rules(name):
         if grids.RELATIVE in g.measures:
             assert impl != grids.BASELINE
             assert device == "cpu"
+            assert g.point.threads == 1, f"{g.label}: paired on several threads"
         if device == "cuda":
             assert not g.measures & {grids.PEAKMEM, grids.RELATIVE}
 
