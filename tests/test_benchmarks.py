@@ -164,7 +164,7 @@ def test_quick_grid_is_the_cpu_main_job_with_both_thread_counts():
     assert threads == {1, grids.ALL_THREADS}
     all_core = [g.point.problem for g in grid.steps if g.point.threads == grids.ALL_THREADS]
     assert grids.problem() in all_core
-    assert {p.batch for p in all_core} == set(grids.QUICK_BATCH)
+    assert {p.batch for p in all_core} == set(grids.QUICK_ALL_CORE_BATCH)
     assert set(grid.history_labels()) == {
         g.label for g in grid.steps if g.point.threads == 1 and grids.TIME in g.measures
     }
