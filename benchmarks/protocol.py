@@ -14,7 +14,7 @@ blocks of every round, and its interval comes from them too. Inside one process 
      fit in the machine's cores (plus `oversubscription`). A one-thread point must also have
      had its core (its own CPU time >= `min_own_share` of the wall time);
    - **a reference workload** (numpy's step arithmetic on one thread, best of a few calls) on
-     each core the point runs on, before and after: if any core was slower than this run's
+     each core the point runs on, before and after: if any core was slower than the machine's
      best on that core by more than `slow_state`, the point may have run in the machine's slow
      state (measured here: a core slows to ~1.4-1.9x for a second or more, and everything on
      it moves with it). A slow reading before the point is waited out (the attempt is not
@@ -26,7 +26,13 @@ blocks of every round, and its interval comes from them too. Inside one process 
    `max_measure_seconds`), and fewer disturbs the attempt;
 6. re-measures a disturbed attempt, after `pause_seconds`, for up to `max_attempts` attempts in
    all, and keeps the first undisturbed one; if none is, it keeps the fastest measured and the
-   point is **disturbed**.
+   point is **disturbed**. After `patience_points` points in a row found the machine slow on
+   every attempt, a point is measured once (and flagged if still slow) until one is not: a
+   busy machine is reported, not waited on for minutes.
+
+The best reference per core is the machine's, kept across runs beside the flags
+(`flags.best_reference`), so a run that starts on a busy machine is judged against its quiet
+speed.
 
 The statistic, pooled by asv over the rounds, is the median of the fast-state blocks. Measured
 on the 2-vCPU VM: with nothing else running the machine itself flips, for seconds at a time,
@@ -60,6 +66,7 @@ class Protocol:
     max_attempts: int = 4
     pause_seconds: float = 0.5
     settle_seconds: float = 0.25
+    patience_points: int = 3
     slow_state: float = 1.25
     oversubscription: float = 0.25
     min_own_share: float = 0.9
@@ -203,8 +210,8 @@ def reference_by_core(cores: list[int | None], calls: int = 10) -> dict[int | No
 
 
 def slowness(readings: dict[int | None, float]) -> float:
-    """How slow the slowest core ran the reference against the best this run has seen on that
-    core (this reading included): 1.0 when every core is at its best."""
+    """How slow the slowest core ran the reference against the machine's best on that core
+    (`flags.best_reference`, this reading included): 1.0 when every core is at its best."""
     return max(
         seconds / flags.best_reference(seconds, "best" if core is None else f"core{core}")
         for core, seconds in readings.items()
@@ -212,8 +219,9 @@ def slowness(readings: dict[int | None, float]) -> float:
 
 
 def calibrate_reference(calls: int = 50) -> None:
-    """Record this run's best reference time on every core before any point runs, so that the
-    first points are judged against the machine's fast state too."""
+    """Read the reference on every core before any point runs (`flags.best_reference` keeps the
+    machine's best), so that the first points of a new machine are judged against its fast
+    state too."""
     slowness(reference_by_core(point_cores(), calls))
 
 
@@ -295,7 +303,7 @@ def judge(
     if others + threads > cpus + protocol.oversubscription:
         reasons.append(f"other processes took {others:.2f} of {cpus} cores beside {threads}")
     if slow > protocol.slow_state:
-        reasons.append(f"the reference ran {slow:.2f}x its best in this run (slow state)")
+        reasons.append(f"the reference ran {slow:.2f}x this machine's best (slow state)")
     return "; ".join(reasons)
 
 
@@ -319,12 +327,15 @@ def measure(
     the point keeps busy (`benchmarks.points.busy_threads`)."""
     cpus = usable_cpus()
     cores = point_cores()
+    # A machine that stayed slow for the last few points is busy, not passing through a slow
+    # moment: measure once and flag, instead of waiting on every point.
+    tries = protocol.max_attempts if flags.slow_streak() < protocol.patience_points else 1
     attempts: list[Attempt] = []
-    for attempt in range(protocol.max_attempts):
+    for attempt in range(tries):
         before = slowness(reference_by_core(cores))
-        if before > protocol.slow_state and attempt < protocol.max_attempts - 1:
+        if before > protocol.slow_state and attempt < tries - 1:
             # The machine is in its slow state now: wait for it to pass instead of measuring it.
-            why = f"the reference ran {before:.2f}x its best before the point (slow state)"
+            why = f"before the point the reference ran {before:.2f}x its best (slow state)"
             attempts.append(Attempt([], 0.0, before, why))
             time.sleep(protocol.pause_seconds)
             continue
@@ -355,6 +366,7 @@ def measure(
     kept = next((a for a in measured if not a.disturbed), None)
     if kept is None:
         kept = min(measured, key=lambda a: float(np.median(a.samples)))
+    flags.note_slow(kept.disturbed and kept.slow > protocol.slow_state)
     flags.record(
         benchmark,
         label,

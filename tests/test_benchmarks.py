@@ -334,7 +334,7 @@ def test_the_reference_is_read_on_each_core_in_turn(monkeypatch):
 
 
 def test_slowness_is_the_slowest_core_against_that_cores_best(monkeypatch, tmp_path):
-    monkeypatch.setattr(flags, "_reference_file", lambda: tmp_path / "reference.json")
+    monkeypatch.setenv(flags.FLAGS_DIR, str(tmp_path))
     assert protocol.slowness({0: 1.0, 1: 2.0}) == 1.0  # the first readings are the bests
     assert protocol.slowness({0: 1.0, 1: 3.0}) == pytest.approx(1.5)
     assert protocol.slowness({0: 0.5, 1: 2.0}) == 1.0  # a new best on core 0
@@ -344,7 +344,6 @@ def test_a_slow_state_before_the_point_is_waited_out_not_measured(monkeypatch, s
     readings = iter([{1: 2.0}, {1: 1.0}, {1: 1.0}])  # slow before, then fast before and after
     monkeypatch.setattr(protocol, "point_cores", lambda: [1])
     monkeypatch.setattr(protocol, "reference_by_core", lambda cores: next(readings))
-    monkeypatch.setattr(flags, "_reference_file", lambda: steady_machine.parent / "ref.json")
     monkeypatch.setattr(flags, "best_reference", lambda seconds, key="best": 1.0)
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
     measured = []
@@ -368,6 +367,45 @@ def test_a_slow_reading_after_the_point_is_read_again_after_the_settle(monkeypat
     protocol.measure(lambda: [1.0], 2, "b.C.track_time", "x/2t", config)
     (row,) = flag_rows(steady_machine)
     assert (row["attempts"], row["disturbed"], row["reference_ratio"]) == (1, False, 1.0)
+
+
+def test_the_best_reference_is_the_machines_across_runs(monkeypatch, tmp_path):
+    """A run that starts on a busy machine is judged against the machine's quiet speed."""
+    monkeypatch.setenv(flags.FLAGS_DIR, str(tmp_path))
+    monkeypatch.setenv(flags.RUN, "quiet run")
+    assert flags.best_reference(1.0, "core1") == 1.0
+    monkeypatch.setenv(flags.RUN, "busy run")
+    assert flags.best_reference(1.45, "core1") == 1.0
+    assert flags.best_reference(2.0, "core0") == 2.0  # each core has its own
+    monkeypatch.delenv(flags.FLAGS_DIR)
+    assert flags.best_reference(1.45, "core1") == 1.45  # a plain asv run judges nothing
+
+
+def test_the_slow_streak_counts_points_in_a_row_within_one_run(monkeypatch, tmp_path):
+    monkeypatch.setenv(flags.FLAGS_DIR, str(tmp_path))
+    monkeypatch.setenv(flags.RUN, "one")
+    flags.note_slow(True)
+    flags.note_slow(True)
+    assert flags.slow_streak() == 2
+    flags.note_slow(False)
+    assert flags.slow_streak() == 0
+    flags.note_slow(True)
+    monkeypatch.setenv(flags.RUN, "two")
+    assert flags.slow_streak() == 0  # a new run starts patient
+
+
+def test_a_machine_slow_for_several_points_is_measured_once_per_point(monkeypatch, steady_machine):
+    monkeypatch.setattr(protocol, "reference_by_core", lambda cores: {0: 2.0})
+    monkeypatch.setattr(flags, "best_reference", lambda seconds, key="best": 1.0)
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
+    monkeypatch.setenv(flags.RUN, "busy")
+    config = protocol.Protocol(pause_seconds=0.0, settle_seconds=0.0, min_blocks=1)
+    for i in range(config.patience_points + 2):
+        protocol.measure(lambda: [1.0], 1, "b.C.track_time", f"x{i}/1t", config)
+    attempts = [row["attempts"] for row in flag_rows(steady_machine)]
+    patient = [config.max_attempts] * config.patience_points
+    assert attempts == [*patient, 1, 1]
+    assert all(row["disturbed"] for row in flag_rows(steady_machine))
 
 
 def test_a_point_slow_on_every_attempt_is_measured_once_and_flagged(monkeypatch, steady_machine):
