@@ -16,19 +16,20 @@ blocks of every round, and its interval comes from them too. Inside one process 
    - **a reference workload** (numpy's step arithmetic on one thread, best of a few calls) on
      each core the point runs on, before and after: if any core was slower than the machine's
      best on that core by more than `slow_state`, the point may have run in the machine's slow
-     state (measured here: a core slows to ~1.4-1.9x for a second or more, and everything on
-     it moves with it). A slow reading before the point is waited out (the attempt is not
-     measured); one after it is read again after `settle_seconds` (the point's own worker
-     threads may still spin on its cores), and if it holds the attempt is disturbed;
+     state (measured here: a core slows to ~1.4-2.5x for a second or more, and everything on
+     it moves with it). Before the point the harness waits, polling the reference, for up to
+     `wait_seconds` until no core is slow; after it, a slow reading is read again after
+     `settle_seconds` (the point's own worker threads may still spin on its cores), and if it
+     holds the attempt is disturbed;
 5. keeps the blocks of the machine's fast state: those within `fast_mode` of the fastest block
    (a step's arithmetic is deterministic, so its blocks are one mode unless the machine
    changed under them); blocks are timed until `min_blocks` of them are there (for at most
    `max_measure_seconds`), and fewer disturbs the attempt;
 6. re-measures a disturbed attempt, after `pause_seconds`, for up to `max_attempts` attempts in
-   all, and keeps the first undisturbed one; if none is, it keeps the fastest measured and the
-   point is **disturbed**. After `patience_points` points in a row found the machine slow on
-   every attempt, a point is measured once (and flagged if still slow) until one is not: a
-   busy machine is reported, not waited on for minutes.
+   all (not after a wait for the fast state that ran out), and keeps the first undisturbed one;
+   if none is, it keeps the fastest and the point is **disturbed**. After `patience_points`
+   points in a row found the machine slow on every attempt, points do not wait until one is
+   not: a busy machine is reported, not waited on for minutes.
 
 The best reference per core is the machine's, kept across runs beside the flags
 (`flags.best_reference`), so a run that starts on a busy machine is judged against its quiet
@@ -63,8 +64,10 @@ class Protocol:
     measure_seconds: float = 0.1
     min_blocks: int = 7
     max_blocks: int = 400
-    max_attempts: int = 4
-    pause_seconds: float = 0.5
+    max_attempts: int = 3
+    pause_seconds: float = 0.1
+    wait_seconds: float = 2.0
+    poll_seconds: float = 0.1
     settle_seconds: float = 0.25
     patience_points: int = 3
     slow_state: float = 1.25
@@ -328,17 +331,11 @@ def measure(
     cpus = usable_cpus()
     cores = point_cores()
     # A machine that stayed slow for the last few points is busy, not passing through a slow
-    # moment: measure once and flag, instead of waiting on every point.
-    tries = protocol.max_attempts if flags.slow_streak() < protocol.patience_points else 1
+    # moment: measure at once and flag, instead of waiting on every point.
+    patient = flags.slow_streak() < protocol.patience_points
     attempts: list[Attempt] = []
-    for attempt in range(tries):
-        before = slowness(reference_by_core(cores))
-        if before > protocol.slow_state and attempt < tries - 1:
-            # The machine is in its slow state now: wait for it to pass instead of measuring it.
-            why = f"before the point the reference ran {before:.2f}x its best (slow state)"
-            attempts.append(Attempt([], 0.0, before, why))
-            time.sleep(protocol.pause_seconds)
-            continue
+    for _ in range(protocol.max_attempts):
+        before = wait_for_fast(cores, protocol, protocol.wait_seconds if patient else 0.0)
         clock_before = CpuClock.now()
         samples = measure_once()
         clock_after = CpuClock.now()
@@ -359,13 +356,12 @@ def measure(
                 why = f"{why}; {state}" if why else state
             samples = fast
         attempts.append(Attempt(samples, others, slow, why))
-        if not why:
+        if not why or before > protocol.slow_state:  # clean, or the wait for a fast state failed
             break
         time.sleep(protocol.pause_seconds)
-    measured = [a for a in attempts if a.samples]
-    kept = next((a for a in measured if not a.disturbed), None)
+    kept = next((a for a in attempts if not a.disturbed), None)
     if kept is None:
-        kept = min(measured, key=lambda a: float(np.median(a.samples)))
+        kept = min(attempts, key=lambda a: float(np.median(a.samples)) if a.samples else math.inf)
     flags.note_slow(kept.disturbed and kept.slow > protocol.slow_state)
     flags.record(
         benchmark,
@@ -377,6 +373,20 @@ def measure(
         why=kept.why,
     )
     return kept.samples
+
+
+def wait_for_fast(cores: list[int | None], protocol: Protocol, seconds: float) -> float:
+    """Read the reference on ``cores`` every `poll_seconds` until none is slow (`slow_state`), for
+    at most ``seconds``; the last reading's `slowness`. The VM's slow moments last a second or
+    more and come in clusters with fast windows between them (measured here: runs of points
+    1.5-2.5x slow for ~20 s, with single points at 1.05-1.1x among them): a point started in
+    such a window is measured clean."""
+    deadline = time.perf_counter() + seconds
+    while True:
+        slow = slowness(reference_by_core(cores))
+        if slow <= protocol.slow_state or time.perf_counter() >= deadline:
+            return slow
+        time.sleep(protocol.poll_seconds)
 
 
 def timing_result(samples: list[float], number: int) -> dict:

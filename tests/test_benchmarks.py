@@ -273,7 +273,7 @@ def test_measure_retries_a_disturbed_attempt_and_keeps_the_clean_one(monkeypatch
 
 def test_measure_flags_a_point_disturbed_on_every_attempt(monkeypatch, steady_machine):
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: 3.0)
-    medians = iter([[3.0], [2.0], [4.0], [5.0]])
+    medians = iter([[3.0], [2.0], [4.0]])
     config = protocol.Protocol(pause_seconds=0.0)
     kept = protocol.measure(lambda: next(medians), 2, "b.C.track_time", "x/2t", config)
     assert kept == [2.0]  # the fastest of the disturbed attempts, flagged
@@ -341,20 +341,20 @@ def test_slowness_is_the_slowest_core_against_that_cores_best(monkeypatch, tmp_p
 
 
 def test_a_slow_state_before_the_point_is_waited_out_not_measured(monkeypatch, steady_machine):
-    readings = iter([{1: 2.0}, {1: 1.0}, {1: 1.0}])  # slow before, then fast before and after
+    readings = iter([{1: 2.0}, {1: 2.0}, {1: 1.0}, {1: 1.0}])  # slow twice, then fast
     monkeypatch.setattr(protocol, "point_cores", lambda: [1])
     monkeypatch.setattr(protocol, "reference_by_core", lambda cores: next(readings))
     monkeypatch.setattr(flags, "best_reference", lambda seconds, key="best": 1.0)
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
     measured = []
-    config = protocol.Protocol(pause_seconds=0.0, min_blocks=1)
+    config = protocol.Protocol(poll_seconds=0.0, min_blocks=1)
     kept = protocol.measure(
         lambda: measured.append(1) or [1.0], 1, "b.C.track_time", "x/1t", config
     )
     assert kept == [1.0]
     assert measured == [1]  # measured once, after the slow state passed
     (row,) = flag_rows(steady_machine)
-    assert (row["attempts"], row["disturbed"]) == (2, False)
+    assert (row["attempts"], row["disturbed"], row["reference_ratio"]) == (1, False, 1.0)
 
 
 def test_a_slow_reading_after_the_point_is_read_again_after_the_settle(monkeypatch, steady_machine):
@@ -394,30 +394,43 @@ def test_the_slow_streak_counts_points_in_a_row_within_one_run(monkeypatch, tmp_
     assert flags.slow_streak() == 0  # a new run starts patient
 
 
-def test_a_machine_slow_for_several_points_is_measured_once_per_point(monkeypatch, steady_machine):
-    monkeypatch.setattr(protocol, "reference_by_core", lambda cores: {0: 2.0})
+def test_a_machine_slow_for_several_points_is_not_waited_on(monkeypatch, steady_machine):
+    readings = []
+
+    def always_slow(cores):
+        readings.append(1)
+        return {0: 2.0}
+
+    monkeypatch.setattr(protocol, "reference_by_core", always_slow)
     monkeypatch.setattr(flags, "best_reference", lambda seconds, key="best": 1.0)
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
     monkeypatch.setenv(flags.RUN, "busy")
-    config = protocol.Protocol(pause_seconds=0.0, settle_seconds=0.0, min_blocks=1)
+    config = protocol.Protocol(wait_seconds=0.05, poll_seconds=0.01, settle_seconds=0.0)
+    per_point = []
     for i in range(config.patience_points + 2):
-        protocol.measure(lambda: [1.0], 1, "b.C.track_time", f"x{i}/1t", config)
-    attempts = [row["attempts"] for row in flag_rows(steady_machine)]
-    patient = [config.max_attempts] * config.patience_points
-    assert attempts == [*patient, 1, 1]
-    assert all(row["disturbed"] for row in flag_rows(steady_machine))
+        before = len(readings)
+        protocol.measure(lambda: [1.0] * 9, 1, "b.C.track_time", f"x{i}/1t", config)
+        per_point.append(len(readings) - before)
+    # Patient points polled before measuring; then one reading before, one after and its
+    # second look once the point's threads sleep.
+    assert all(n > 3 for n in per_point[: config.patience_points])
+    assert per_point[config.patience_points :] == [3, 3]
+    rows = flag_rows(steady_machine)
+    assert all(row["disturbed"] and row["attempts"] == 1 for row in rows)
 
 
-def test_a_point_slow_on_every_attempt_is_measured_once_and_flagged(monkeypatch, steady_machine):
+def test_a_point_still_slow_after_the_wait_is_measured_once_and_flagged(
+    monkeypatch, steady_machine
+):
     monkeypatch.setattr(protocol, "reference_by_core", lambda cores: {0: 2.0})
     monkeypatch.setattr(flags, "best_reference", lambda seconds, key="best": 1.0)
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
     measured = []
-    config = protocol.Protocol(pause_seconds=0.0, settle_seconds=0.0, min_blocks=1)
+    config = protocol.Protocol(wait_seconds=0.0, settle_seconds=0.0, min_blocks=1)
     protocol.measure(lambda: measured.append(1) or [1.0], 1, "b.C.track_time", "x/1t", config)
-    assert measured == [1]  # waited on every attempt but the last, which measures
+    assert measured == [1]
     (row,) = flag_rows(steady_machine)
-    assert (row["attempts"], row["disturbed"]) == (config.max_attempts, True)
+    assert (row["attempts"], row["disturbed"]) == (1, True)
     assert "slow state" in row["why"]
 
 
