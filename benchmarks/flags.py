@@ -27,7 +27,7 @@ PROGRESS = "FFBENCH_PROGRESS"
 #: asv's environment name, for environments where asv does not set ASV_ENV_NAME (``--python``).
 ENV = "FFBENCH_ENV"
 #: The machine's measurement state beside the flags: its best reference time per core (across
-#: runs) and this run's streak of points found in the slow state.
+#: runs); this run's streak of points found in the slow state and each point's earlier round.
 STATE_FILE = "reference.json"
 
 
@@ -40,9 +40,13 @@ def _append(path: Path, line: str) -> None:
         os.close(fd)
 
 
+def _commit() -> str:
+    return os.environ.get(COMMIT) or os.environ.get("ASV_COMMIT") or ""
+
+
 def flags_file() -> Path | None:
     folder = os.environ.get(FLAGS_DIR)
-    commit = os.environ.get(COMMIT) or os.environ.get("ASV_COMMIT")
+    commit = _commit()
     env = os.environ.get("ASV_ENV_NAME") or os.environ.get(ENV)
     if not (folder and commit and env):
         return None
@@ -115,10 +119,7 @@ def slow_streak() -> int:
     path = _state_file()
     if path is None:
         return 0
-    state = _read_state(path)
-    if state.get("run") != os.environ.get(RUN, ""):
-        return 0
-    count = state.get("slow_streak", 0)
+    count = _run_state(_read_state(path)).get("slow_streak", 0)
     return count if isinstance(count, int) else 0
 
 
@@ -128,5 +129,40 @@ def note_slow(slow: bool) -> None:
     path = _state_file()
     if path is None:
         return
-    count = slow_streak() + 1 if slow else 0
-    _write_state(path, {**_read_state(path), "run": os.environ.get(RUN, ""), "slow_streak": count})
+    _update_run_state(path, slow_streak=slow_streak() + 1 if slow else 0)
+
+
+def _update_run_state(path: Path, **changes) -> None:
+    """Write ``changes`` into this run's part of the state; another run's part is dropped and
+    the machine's best references kept."""
+    state = _read_state(path)
+    run = {**_run_state(state), **changes, "run": os.environ.get(RUN, "")}
+    _write_state(path, {"best": state.get("best", {}), **run})
+
+
+def _run_state(state: dict) -> dict:
+    """The part of the machine's state that belongs to this run (empty for another run's)."""
+    return state if state.get("run") == os.environ.get(RUN, "") else {}
+
+
+def earlier_round(benchmark: str, label: str) -> float | None:
+    """The median an earlier round of this run measured at this point (this commit), if any."""
+    path = _state_file()
+    if path is None:
+        return None
+    rounds = _run_state(_read_state(path)).get("rounds", {})
+    value = rounds.get(f"{_commit()[:8]} {benchmark} {label}") if isinstance(rounds, dict) else None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def note_round(benchmark: str, label: str, median: float) -> None:
+    """Keep this round's median at this point for the rounds after it (`earlier_round`)."""
+    path = _state_file()
+    if path is None:
+        return
+    rounds = _run_state(_read_state(path)).get("rounds", {})
+    rounds = {
+        **(rounds if isinstance(rounds, dict) else {}),
+        f"{_commit()[:8]} {benchmark} {label}": median,
+    }
+    _update_run_state(path, rounds=rounds)

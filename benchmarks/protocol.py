@@ -31,6 +31,10 @@ blocks of every round, and its interval comes from them too. Inside one process 
    points in a row found the machine slow on every attempt, points do not wait until one is
    not: a busy machine is reported, not waited on for minutes.
 
+7. compares the point's median with its earlier round in this run (`round_disagreement`): more
+   than `round_tolerance` slower is disturbed (measured again), more than that faster flags
+   the point (its earlier round was slow).
+
 The best reference per core is the machine's, kept across runs beside the flags
 (`flags.best_reference`), so a run that starts on a busy machine is judged against its quiet
 speed.
@@ -70,6 +74,7 @@ class Protocol:
     poll_seconds: float = 0.1
     settle_seconds: float = 0.25
     patience_points: int = 3
+    round_tolerance: float = 0.10
     slow_state: float = 1.25
     oversubscription: float = 0.25
     min_own_share: float = 0.9
@@ -355,14 +360,22 @@ def measure(
                 state = f"only {len(fast)} of {len(samples)} blocks ran in the fast state"
                 why = f"{why}; {state}" if why else state
             samples = fast
+        earlier_slow = False
+        if not why and samples:
+            why, earlier_slow = round_disagreement(
+                float(np.median(samples)), flags.earlier_round(benchmark, label), protocol
+            )
         attempts.append(Attempt(samples, others, slow, why))
-        if not why or before > protocol.slow_state:  # clean, or the wait for a fast state failed
+        # Clean; or the wait for a fast state ran out; or the earlier round was the slow one.
+        if not why or before > protocol.slow_state or earlier_slow:
             break
         time.sleep(protocol.pause_seconds)
     kept = next((a for a in attempts if not a.disturbed), None)
     if kept is None:
         kept = min(attempts, key=lambda a: float(np.median(a.samples)) if a.samples else math.inf)
     flags.note_slow(kept.disturbed and kept.slow > protocol.slow_state)
+    if not kept.disturbed:
+        flags.note_round(benchmark, label, float(np.median(kept.samples)))
     flags.record(
         benchmark,
         label,
@@ -373,6 +386,26 @@ def measure(
         why=kept.why,
     )
     return kept.samples
+
+
+def round_disagreement(
+    median: float, earlier: float | None, protocol: Protocol
+) -> tuple[str, bool]:
+    """(why, the earlier round was the slow one) when this round's median and the point's
+    earlier round in this run differ by more than `round_tolerance`; ("", False) otherwise.
+
+    The last check of a point: a slow state mild enough to pass the reference (which moves less
+    than some points: measured here, points 15-30% slow for a minute while the reference read
+    1.1x) still shows as two rounds that disagree. A slower round is measured again; a faster
+    one means the earlier round was slow, which cannot be redone: the point is flagged."""
+    if not earlier:
+        return "", False
+    ratio = median / earlier
+    if ratio > 1 + protocol.round_tolerance:
+        return f"this round ran {ratio:.2f}x the point's earlier round", False
+    if ratio * (1 + protocol.round_tolerance) < 1:
+        return f"the point's earlier round ran {1 / ratio:.2f}x this one", True
+    return "", False
 
 
 def wait_for_fast(cores: list[int | None], protocol: Protocol, seconds: float) -> float:

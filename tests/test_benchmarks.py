@@ -434,6 +434,45 @@ def test_a_point_still_slow_after_the_wait_is_measured_once_and_flagged(
     assert "slow state" in row["why"]
 
 
+def test_a_round_slower_than_the_points_earlier_round_is_measured_again(
+    monkeypatch, steady_machine
+):
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
+    monkeypatch.setenv(flags.RUN, "two rounds")
+    config = protocol.Protocol(pause_seconds=0.0, min_blocks=1)
+    protocol.measure(lambda: [1.0], 1, "b.C.track_time", "x/1t", config)  # the earlier round
+    attempts = iter([[1.3], [1.02]])
+    kept = protocol.measure(lambda: next(attempts), 1, "b.C.track_time", "x/1t", config)
+    assert kept == [1.02]
+    rows = flag_rows(steady_machine)
+    assert [(r["attempts"], r["disturbed"]) for r in rows] == [(1, False), (2, False)]
+
+
+def test_a_point_whose_earlier_round_was_slow_is_flagged(monkeypatch, steady_machine):
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
+    monkeypatch.setenv(flags.RUN, "two rounds")
+    config = protocol.Protocol(pause_seconds=0.0, min_blocks=1)
+    protocol.measure(lambda: [1.5], 1, "b.C.track_time", "x/1t", config)
+    protocol.measure(lambda: [1.0], 1, "b.C.track_time", "x/1t", config)
+    protocol.measure(lambda: [1.0], 1, "b.C.track_time", "y/1t", config)  # another point
+    rows = flag_rows(steady_machine)
+    assert [(r["attempts"], r["disturbed"]) for r in rows] == [(1, False), (1, True), (1, False)]
+    assert "earlier round ran 1.50x this one" in rows[1]["why"]
+
+
+def test_rounds_of_another_run_or_commit_are_not_compared(monkeypatch, tmp_path):
+    monkeypatch.setenv(flags.FLAGS_DIR, str(tmp_path))
+    monkeypatch.setenv(flags.RUN, "one")
+    monkeypatch.setenv(flags.COMMIT, "aaaaaaaa11")
+    flags.note_round("b", "x/1t", 1.0)
+    assert flags.earlier_round("b", "x/1t") == 1.0
+    monkeypatch.setenv(flags.COMMIT, "bbbbbbbb22")
+    assert flags.earlier_round("b", "x/1t") is None  # the gate's other commit
+    monkeypatch.setenv(flags.RUN, "two")
+    monkeypatch.setenv(flags.COMMIT, "aaaaaaaa11")
+    assert flags.earlier_round("b", "x/1t") is None
+
+
 # --- the gate --------------------------------------------------------------------------------
 
 
