@@ -145,24 +145,33 @@ def _run_state(state: dict) -> dict:
     return state if state.get("run") == os.environ.get(RUN, "") else {}
 
 
-def earlier_round(benchmark: str, label: str) -> float | None:
-    """The median an earlier round of this run measured at this point (this commit), if any."""
+def earlier_round(benchmark: str, label: str) -> tuple[float, int] | None:
+    """(median, samples kept) of an earlier round of this run at this point (this commit)."""
     path = _state_file()
     if path is None:
         return None
     rounds = _run_state(_read_state(path)).get("rounds", {})
-    value = rounds.get(f"{_commit()[:8]} {benchmark} {label}") if isinstance(rounds, dict) else None
-    return float(value) if isinstance(value, (int, float)) else None
+    value = rounds.get(_round_key(benchmark, label)) if isinstance(rounds, dict) else None
+    if not (isinstance(value, list) and len(value) == 2):
+        return None
+    median, count = value
+    if not (isinstance(median, (int, float)) and isinstance(count, int)):
+        return None
+    return float(median), count
 
 
-def note_round(benchmark: str, label: str, median: float) -> None:
-    """Keep this round's median at this point for the rounds after it (`earlier_round`)."""
+def note_round(benchmark: str, label: str, median: float, count: int) -> None:
+    """Keep this round's median and sample count at this point for the rounds after it."""
     path = _state_file()
     if path is None:
         return
     rounds = _run_state(_read_state(path)).get("rounds", {})
     rounds = {
         **(rounds if isinstance(rounds, dict) else {}),
-        f"{_commit()[:8]} {benchmark} {label}": median,
+        _round_key(benchmark, label): [median, count],
     }
     _update_run_state(path, rounds=rounds)
+
+
+def _round_key(benchmark: str, label: str) -> str:
+    return f"{_commit()[:8]} {benchmark} {label}"

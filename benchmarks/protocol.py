@@ -32,8 +32,10 @@ blocks of every round, and its interval comes from them too. Inside one process 
    not: a busy machine is reported, not waited on for minutes.
 
 7. compares the point's median with its earlier round in this run (`round_disagreement`): more
-   than `round_tolerance` slower is disturbed (measured again), more than that faster flags
-   the point (its earlier round was slow).
+   than `round_tolerance` slower is disturbed (measured again); more than that faster means the
+   earlier round was slow, and this round measures on until it holds more than three times the
+   earlier round's samples (`outweigh`: asv's pooled median and quartiles are then this
+   round's), or the point is flagged if `outweigh_seconds` runs out first.
 
 The best reference per core is the machine's, kept across runs beside the flags
 (`flags.best_reference`), so a run that starts on a busy machine is judged against its quiet
@@ -75,6 +77,7 @@ class Protocol:
     settle_seconds: float = 0.25
     patience_points: int = 3
     round_tolerance: float = 0.10
+    outweigh_seconds: float = 1.0
     slow_state: float = 1.25
     oversubscription: float = 0.25
     min_own_share: float = 0.9
@@ -282,6 +285,7 @@ class Attempt:
     others: float
     slow: float
     why: str
+    outweighed: float | None = None  # the earlier round's median over this one's, if outweighed
 
     @property
     def disturbed(self) -> bool:
@@ -342,7 +346,7 @@ def measure(
     for _ in range(protocol.max_attempts):
         before = wait_for_fast(cores, protocol, protocol.wait_seconds if patient else 0.0)
         clock_before = CpuClock.now()
-        samples = measure_once()
+        raw = measure_once()
         clock_after = CpuClock.now()
         after = slowness(reference_by_core(cores))
         if after > protocol.slow_state:
@@ -354,18 +358,20 @@ def measure(
         others = others_cores(clock_before, clock_after)
         share = own_share(clock_before, clock_after)
         why = judge(others, threads, cpus, slow, protocol, share)
-        if keep_fast and samples:
-            fast = fast_blocks(samples, protocol.fast_mode)
-            if len(fast) < protocol.min_blocks:
-                state = f"only {len(fast)} of {len(samples)} blocks ran in the fast state"
-                why = f"{why}; {state}" if why else state
-            samples = fast
-        earlier_slow = False
-        if not why and samples:
-            why, earlier_slow = round_disagreement(
-                float(np.median(samples)), flags.earlier_round(benchmark, label), protocol
-            )
-        attempts.append(Attempt(samples, others, slow, why))
+        samples = fast_blocks(raw, protocol.fast_mode) if keep_fast and raw else raw
+        if keep_fast and raw and len(samples) < protocol.min_blocks:
+            state = f"only {len(samples)} of {len(raw)} blocks ran in the fast state"
+            why = f"{why}; {state}" if why else state
+        earlier_slow, outweighed = False, None
+        earlier = flags.earlier_round(benchmark, label) if not why and samples else None
+        if earlier is not None:
+            why, earlier_slow = round_disagreement(float(np.median(samples)), earlier[0], protocol)
+        if earlier_slow:
+            raw = outweigh(raw, measure_once, 3 * earlier[1] + 1, keep_fast, protocol)
+            samples = fast_blocks(raw, protocol.fast_mode) if keep_fast else raw
+            if len(samples) > 3 * earlier[1]:
+                why, outweighed = "", earlier[0] / float(np.median(samples))
+        attempts.append(Attempt(samples, others, slow, why, outweighed))
         # Clean; or the wait for a fast state ran out; or the earlier round was the slow one.
         if not why or before > protocol.slow_state or earlier_slow:
             break
@@ -375,7 +381,7 @@ def measure(
         kept = min(attempts, key=lambda a: float(np.median(a.samples)) if a.samples else math.inf)
     flags.note_slow(kept.disturbed and kept.slow > protocol.slow_state)
     if not kept.disturbed:
-        flags.note_round(benchmark, label, float(np.median(kept.samples)))
+        flags.note_round(benchmark, label, float(np.median(kept.samples)), len(kept.samples))
     flags.record(
         benchmark,
         label,
@@ -384,6 +390,7 @@ def measure(
         others_cpu=kept.others,
         reference_ratio=kept.slow,
         why=kept.why,
+        outweighed_earlier_round=kept.outweighed,
     )
     return kept.samples
 
@@ -397,7 +404,7 @@ def round_disagreement(
     The last check of a point: a slow state mild enough to pass the reference (which moves less
     than some points: measured here, points 15-30% slow for a minute while the reference read
     1.1x) still shows as two rounds that disagree. A slower round is measured again; a faster
-    one means the earlier round was slow, which cannot be redone: the point is flagged."""
+    one means the earlier round was slow, which cannot be redone (see `outweigh`)."""
     if not earlier:
         return "", False
     ratio = median / earlier
@@ -406,6 +413,29 @@ def round_disagreement(
     if ratio * (1 + protocol.round_tolerance) < 1:
         return f"the point's earlier round ran {1 / ratio:.2f}x this one", True
     return "", False
+
+
+def outweigh(
+    raw: list[float],
+    measure_once: Callable[[], list[float]],
+    needed: int,
+    keep_fast: bool,
+    protocol: Protocol,
+) -> list[float]:
+    """``raw`` and more of this round's samples, until ``needed`` of them are kept (fast-state
+    blocks where ``keep_fast``), for at most `outweigh_seconds`.
+
+    asv pools a point's samples over its rounds and reports their median and quartiles. When an
+    earlier round ran in a slow state that only `round_disagreement` caught, it cannot be
+    redone; a round that keeps more than three times as many samples makes up more than three
+    quarters of the pool, so the point's median and both quartiles are its own."""
+    deadline = time.perf_counter() + protocol.outweigh_seconds
+    while time.perf_counter() < deadline:
+        kept = fast_blocks(raw, protocol.fast_mode) if keep_fast else raw
+        if len(kept) >= needed:
+            break
+        raw = raw + measure_once()
+    return raw
 
 
 def wait_for_fast(cores: list[int | None], protocol: Protocol, seconds: float) -> float:

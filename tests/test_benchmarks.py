@@ -448,10 +448,24 @@ def test_a_round_slower_than_the_points_earlier_round_is_measured_again(
     assert [(r["attempts"], r["disturbed"]) for r in rows] == [(1, False), (2, False)]
 
 
-def test_a_point_whose_earlier_round_was_slow_is_flagged(monkeypatch, steady_machine):
+def test_a_round_after_a_slow_one_measures_on_until_it_outweighs_it(monkeypatch, steady_machine):
+    """asv pools the rounds' samples: more than three quarters from this round make the
+    point's median and quartiles this round's."""
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
     monkeypatch.setenv(flags.RUN, "two rounds")
     config = protocol.Protocol(pause_seconds=0.0, min_blocks=1)
+    protocol.measure(lambda: [1.5, 1.5], 1, "b.C.track_time", "x/1t", config)  # slow, unseen
+    kept = protocol.measure(lambda: [1.0, 1.0], 1, "b.C.track_time", "x/1t", config)
+    assert kept == [1.0] * 8  # more than 3 x 2 samples
+    rows = flag_rows(steady_machine)
+    assert [r["disturbed"] for r in rows] == [False, False]
+    assert rows[1]["outweighed_earlier_round"] == pytest.approx(1.5)
+
+
+def test_a_slow_earlier_round_not_outweighed_in_time_flags_the_point(monkeypatch, steady_machine):
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
+    monkeypatch.setenv(flags.RUN, "two rounds")
+    config = protocol.Protocol(pause_seconds=0.0, min_blocks=1, outweigh_seconds=0.0)
     protocol.measure(lambda: [1.5], 1, "b.C.track_time", "x/1t", config)
     protocol.measure(lambda: [1.0], 1, "b.C.track_time", "x/1t", config)
     protocol.measure(lambda: [1.0], 1, "b.C.track_time", "y/1t", config)  # another point
@@ -464,8 +478,8 @@ def test_rounds_of_another_run_or_commit_are_not_compared(monkeypatch, tmp_path)
     monkeypatch.setenv(flags.FLAGS_DIR, str(tmp_path))
     monkeypatch.setenv(flags.RUN, "one")
     monkeypatch.setenv(flags.COMMIT, "aaaaaaaa11")
-    flags.note_round("b", "x/1t", 1.0)
-    assert flags.earlier_round("b", "x/1t") == 1.0
+    flags.note_round("b", "x/1t", 1.0, 7)
+    assert flags.earlier_round("b", "x/1t") == (1.0, 7)
     monkeypatch.setenv(flags.COMMIT, "bbbbbbbb22")
     assert flags.earlier_round("b", "x/1t") is None  # the gate's other commit
     monkeypatch.setenv(flags.RUN, "two")
