@@ -89,28 +89,28 @@ def _write_state(path: Path, state: dict) -> None:
     tmp.replace(path)
 
 
-def best_reference(seconds: float, key: str = "best") -> float:
-    """The machine's best reference time under ``key`` (a core), this reading included.
+def best_references(readings: dict[str, float]) -> dict[str, float]:
+    """The machine's best reference time under each key of ``readings`` (a core), these
+    readings included: one read of the state, and one write when a reading is a new best.
 
-    Kept beside the flags (`STATE_FILE`), across runs: a run that starts while the machine is
-    busy is judged against the machine's quiet speed, not against its own slow best. Measured
-    on the 2-vCPU VM: with one busy loop on the other vCPU, the reference on a point's core ran
-    ~1.45x its quiet time for the whole run, and a run judged against its own best flagged none
-    of it. A plain ``asv run`` (no `FLAGS_DIR`) keeps nothing and judges nothing."""
+    Kept beside the flags (`STATE_FILE`), across runs, so that a run that starts in one of the
+    machine's slow periods is judged against its quiet speed, not against its own slow best. A
+    plain ``asv run`` (no `FLAGS_DIR`) keeps nothing and judges nothing: each reading is its
+    own best."""
     path = _state_file()
     if path is None:
-        return seconds
+        return dict(readings)
     state = _read_state(path)
-    bests = state.get("best") if isinstance(state.get("best"), dict) else {}
-    try:
-        known = float(bests.get(key, math.inf))
-    except (TypeError, ValueError):
-        known = math.inf
-    if seconds >= known:
-        return known
-    state["best"] = {**bests, key: seconds}
-    _write_state(path, state)
-    return seconds
+    known = state.get("best") if isinstance(state.get("best"), dict) else {}
+    bests = {key: min(seconds, _seconds(known.get(key))) for key, seconds in readings.items()}
+    if any(bests[key] < _seconds(known.get(key)) for key in bests):
+        _write_state(path, {**state, "best": {**known, **bests}})
+    return bests
+
+
+def _seconds(value) -> float:
+    """A stored reference time; infinity for a missing or bad one."""
+    return float(value) if isinstance(value, (int, float)) else math.inf
 
 
 def slow_streak() -> int:

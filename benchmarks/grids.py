@@ -16,19 +16,20 @@ the quick grid, at three sizes; every sweep of the full grid, the CPU side of th
 
 - ``quick`` (the main job, CPU implementations, float32): one-thread sweeps of batch, d_in,
   hidden and scale, the exercises, all cores along the batch sweep (its ends and the tutorial
-  size, `QUICK_ALL_CORE_BATCH`); peak memory at the
-  tutorial size; paired relative times against numpy along the one-thread batch sweep; the
-  GEMM ceilings (first steps: full and gpu grids).
+  size, `QUICK_ALL_CORE_BATCH`); peak memory at the tutorial size; paired relative times
+  against numpy along the one-thread batch sweep; the GEMM ceilings (first steps: full and gpu
+  grids).
+
+- ``full``: every implementation, both dtypes, longer sweeps, one thread and all cores.
+- ``gpu`` (``nox -s gpu``, within minutes on one GPU): every implementation along the batch
+  sweep and the scale diagonal (CPU on all cores, within the full grid's budget), CUDA-event
+  time and first steps at the tutorial size, the ceilings and the launch floor; float32.
 
 Paired relative times are taken on one thread only, in every grid: on all cores the two
 libraries' thread pools (OpenBLAS's and torch's OpenMP workers, each spinning for a while after
 its work) stall each other when their blocks alternate; measured on 2 vCPUs, the same all-core
 paired ratio moved x0.59 and x7.1 between two runs while the all-core step times agreed within
 10% at 21 of 22 points.
-- ``full``: every implementation, both dtypes, longer sweeps, one thread and all cores.
-- ``gpu`` (``nox -s gpu``, within minutes on one GPU): every implementation along the batch
-  sweep and the scale diagonal (CPU on all cores, within the full grid's budget), CUDA-event
-  time and first steps at the tutorial size, the ceilings and the launch floor; float32.
 """
 
 from __future__ import annotations

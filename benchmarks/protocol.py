@@ -29,8 +29,7 @@ blocks of every round, and its interval comes from them too. Inside one process 
    all (not after a wait for the fast state that ran out), and keeps the first undisturbed one;
    if none is, it keeps the fastest and the point is **disturbed**. After `patience_points`
    points in a row found the machine slow on every attempt, points do not wait until one is
-   not: a busy machine is reported, not waited on for minutes.
-
+   not: a busy machine is reported, not waited on for minutes;
 7. compares the point's median with its earlier round in this run (`round_disagreement`): more
    than `round_tolerance` slower is disturbed (measured again); more than that faster means the
    earlier round was slow, and this round measures on until it holds more than three times the
@@ -38,8 +37,8 @@ blocks of every round, and its interval comes from them too. Inside one process 
    round's), or the point is flagged if `outweigh_seconds` runs out first.
 
 The best reference per core is the machine's, kept across runs beside the flags
-(`flags.best_reference`), so a run that starts on a busy machine is judged against its quiet
-speed.
+(`flags.best_references`), so a run that starts in one of its slow periods is judged against
+its quiet speed.
 
 The statistic, pooled by asv over the rounds, is the median of the fast-state blocks. Measured
 on the 2-vCPU VM: with nothing else running the machine itself flips, for seconds at a time,
@@ -222,15 +221,14 @@ def reference_by_core(cores: list[int | None], calls: int = 10) -> dict[int | No
 
 def slowness(readings: dict[int | None, float]) -> float:
     """How slow the slowest core ran the reference against the machine's best on that core
-    (`flags.best_reference`, this reading included): 1.0 when every core is at its best."""
-    return max(
-        seconds / flags.best_reference(seconds, "best" if core is None else f"core{core}")
-        for core, seconds in readings.items()
-    )
+    (`flags.best_references`, these readings included): 1.0 when every core is at its best."""
+    by_key = {("best" if core is None else f"core{core}"): s for core, s in readings.items()}
+    bests = flags.best_references(by_key)
+    return max(seconds / bests[key] for key, seconds in by_key.items())
 
 
 def calibrate_reference(calls: int = 50) -> None:
-    """Read the reference on every core before any point runs (`flags.best_reference` keeps the
+    """Read the reference on every core before any point runs (`flags.best_references` keeps the
     machine's best), so that the first points of a new machine are judged against its fast
     state too."""
     slowness(reference_by_core(point_cores(), calls))
@@ -319,6 +317,12 @@ def judge(
     return "; ".join(reasons)
 
 
+def kept_samples(raw: list[float], keep_fast: bool, protocol: Protocol) -> list[float]:
+    """The samples a point keeps: its fast-state blocks (`fast_blocks`) where ``keep_fast``,
+    else all (paired ratios choose their blocks themselves)."""
+    return fast_blocks(raw, protocol.fast_mode) if keep_fast and raw else raw
+
+
 def fast_blocks(samples: list[float], tolerance: float) -> list[float]:
     """The blocks within ``tolerance`` of the fastest: the machine's fast state (see the module
     docstring); the others ran while it was slowed down."""
@@ -358,7 +362,7 @@ def measure(
         others = others_cores(clock_before, clock_after)
         share = own_share(clock_before, clock_after)
         why = judge(others, threads, cpus, slow, protocol, share)
-        samples = fast_blocks(raw, protocol.fast_mode) if keep_fast and raw else raw
+        samples = kept_samples(raw, keep_fast, protocol)
         if keep_fast and raw and len(samples) < protocol.min_blocks:
             state = f"only {len(samples)} of {len(raw)} blocks ran in the fast state"
             why = f"{why}; {state}" if why else state
@@ -368,7 +372,7 @@ def measure(
             why, earlier_slow = round_disagreement(float(np.median(samples)), earlier[0], protocol)
         if earlier_slow:
             raw = outweigh(raw, measure_once, 3 * earlier[1] + 1, keep_fast, protocol)
-            samples = fast_blocks(raw, protocol.fast_mode) if keep_fast else raw
+            samples = kept_samples(raw, keep_fast, protocol)
             if len(samples) > 3 * earlier[1]:
                 why, outweighed = "", earlier[0] / float(np.median(samples))
         attempts.append(Attempt(samples, others, slow, why, outweighed))
@@ -430,10 +434,7 @@ def outweigh(
     redone; a round that keeps more than three times as many samples makes up more than three
     quarters of the pool, so the point's median and both quartiles are its own."""
     deadline = time.perf_counter() + protocol.outweigh_seconds
-    while time.perf_counter() < deadline:
-        kept = fast_blocks(raw, protocol.fast_mode) if keep_fast else raw
-        if len(kept) >= needed:
-            break
+    while time.perf_counter() < deadline and len(kept_samples(raw, keep_fast, protocol)) < needed:
         raw = raw + measure_once()
     return raw
 

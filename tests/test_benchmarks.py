@@ -344,7 +344,7 @@ def test_a_slow_state_before_the_point_is_waited_out_not_measured(monkeypatch, s
     readings = iter([{1: 2.0}, {1: 2.0}, {1: 1.0}, {1: 1.0}])  # slow twice, then fast
     monkeypatch.setattr(protocol, "point_cores", lambda: [1])
     monkeypatch.setattr(protocol, "reference_by_core", lambda cores: next(readings))
-    monkeypatch.setattr(flags, "best_reference", lambda seconds, key="best": 1.0)
+    monkeypatch.setattr(flags, "best_references", lambda readings: dict.fromkeys(readings, 1.0))
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
     measured = []
     config = protocol.Protocol(poll_seconds=0.0, min_blocks=1)
@@ -361,7 +361,7 @@ def test_a_slow_reading_after_the_point_is_read_again_after_the_settle(monkeypat
     """An all-core point's own worker threads spin for a while after it: not the machine."""
     readings = iter([{0: 1.0}, {0: 3.0}, {0: 1.0}])
     monkeypatch.setattr(protocol, "reference_by_core", lambda cores: next(readings))
-    monkeypatch.setattr(flags, "best_reference", lambda seconds, key="best": 1.0)
+    monkeypatch.setattr(flags, "best_references", lambda readings: dict.fromkeys(readings, 1.0))
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
     config = protocol.Protocol(pause_seconds=0.0, settle_seconds=0.0, min_blocks=1)
     protocol.measure(lambda: [1.0], 2, "b.C.track_time", "x/2t", config)
@@ -373,12 +373,12 @@ def test_the_best_reference_is_the_machines_across_runs(monkeypatch, tmp_path):
     """A run that starts on a busy machine is judged against the machine's quiet speed."""
     monkeypatch.setenv(flags.FLAGS_DIR, str(tmp_path))
     monkeypatch.setenv(flags.RUN, "quiet run")
-    assert flags.best_reference(1.0, "core1") == 1.0
+    assert flags.best_references({"core1": 1.0}) == {"core1": 1.0}
     monkeypatch.setenv(flags.RUN, "busy run")
-    assert flags.best_reference(1.45, "core1") == 1.0
-    assert flags.best_reference(2.0, "core0") == 2.0  # each core has its own
-    monkeypatch.delenv(flags.FLAGS_DIR)
-    assert flags.best_reference(1.45, "core1") == 1.45  # a plain asv run judges nothing
+    assert flags.best_references({"core1": 1.45}) == {"core1": 1.0}
+    assert flags.best_references({"core0": 2.0}) == {"core0": 2.0}  # each core has its own
+    monkeypatch.delenv(flags.FLAGS_DIR)  # a plain asv run judges nothing
+    assert flags.best_references({"core1": 1.45}) == {"core1": 1.45}
 
 
 def test_the_slow_streak_counts_points_in_a_row_within_one_run(monkeypatch, tmp_path):
@@ -402,7 +402,7 @@ def test_a_machine_slow_for_several_points_is_not_waited_on(monkeypatch, steady_
         return {0: 2.0}
 
     monkeypatch.setattr(protocol, "reference_by_core", always_slow)
-    monkeypatch.setattr(flags, "best_reference", lambda seconds, key="best": 1.0)
+    monkeypatch.setattr(flags, "best_references", lambda readings: dict.fromkeys(readings, 1.0))
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
     monkeypatch.setenv(flags.RUN, "busy")
     config = protocol.Protocol(wait_seconds=0.05, poll_seconds=0.01, settle_seconds=0.0)
@@ -423,7 +423,7 @@ def test_a_point_still_slow_after_the_wait_is_measured_once_and_flagged(
     monkeypatch, steady_machine
 ):
     monkeypatch.setattr(protocol, "reference_by_core", lambda cores: {0: 2.0})
-    monkeypatch.setattr(flags, "best_reference", lambda seconds, key="best": 1.0)
+    monkeypatch.setattr(flags, "best_references", lambda readings: dict.fromkeys(readings, 1.0))
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
     measured = []
     config = protocol.Protocol(wait_seconds=0.0, settle_seconds=0.0, min_blocks=1)
