@@ -13,6 +13,8 @@ dropped), so the variables set here reach the benchmark code (`benchmarks.flags`
 - a progress line whenever asv is quiet for a while (`benchmarks.progress_view`);
 - Ctrl-C: one line, exit 130, nothing left running (`benchmarks.supervise`);
 - the machine facts in machine.json, which asv rewrites without them (`benchmarks.machine`);
+- one memory layout for every run: asv starts without address randomisation
+  (`benchmarks.layout`; ``FFBENCH_LAYOUT=random`` keeps it);
 - ``continuous A B``: only the grid's history points, rounds interleaved, then the regression
   gate (`benchmarks.gate`) sets the exit status.
 
@@ -34,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import cli, flags, gate, grids, leftovers, machine, supervise
+from . import cli, flags, gate, grids, layout, leftovers, machine, supervise
 from .progress_view import Progress, grid_runs, history_runs
 from .runlock import Busy, RunLock
 
@@ -127,6 +129,7 @@ def run(argv: list[str]) -> int:
     repo, results = load_config(config)
     name = machine.asv_machine_name(getattr(opts, "machine", None))
     todo = plan(ours.grid, ours.command, list(ours.asv_args), opts, repo)
+    fixed = layout.wanted() == "fixed"
 
     with RunLock(results) as lock:
         note = leftovers.remove_stale()
@@ -142,6 +145,8 @@ def run(argv: list[str]) -> int:
         if env_name:
             env[flags.ENV] = env_name
         print(f"{ours.grid} grid: asv {shlex.join([ours.command, *todo.shown])}", flush=True)
+        address_layout = layout.in_force(fixed)
+        print(f"address layout: {address_layout}{layout.caveat(fixed, address_layout)}", flush=True)
         outcome = None
         try:
             outcome = supervise.run(
@@ -150,10 +155,12 @@ def run(argv: list[str]) -> int:
                 keep_fds=[lock.fd],
                 progress=Progress(Path(progress_path), todo.total),
                 started=lambda pid: lock.name_holders(os.getpid(), pid),
+                preexec=layout.fix_layout if fixed else None,
             )
         finally:
             Path(progress_path).unlink(missing_ok=True)
-            keep_facts(ours.command, outcome, name, config, facts_path, facts_before)
+            keep_facts(ours.command, outcome, name, config, facts_path, facts_before,
+                       address_layout)  # fmt: skip
 
     if outcome.signal is not None:
         print(
@@ -206,10 +213,12 @@ def existing_env_name(config: str, env_spec: list[str]) -> str | None:
     return envs[0].name if len(envs) == 1 else None
 
 
-def keep_facts(command, outcome, name, config, path: Path, before: dict | None) -> None:
-    """Fresh facts after a finished run that saved results; else the ones asv wrote over."""
+def keep_facts(command, outcome, name, config, path: Path, before: dict | None,
+               address_layout: str) -> None:  # fmt: skip
+    """Fresh facts after a finished run that saved results (with the run's address layout);
+    else the ones asv wrote over."""
     if command in cli.SAVES_RESULTS and outcome is not None and outcome.signal is None:
-        written = machine.record_facts(name, config)
+        written = machine.record_facts(name, config, {"address_layout": address_layout})
         print(f"ffbench machine facts written to {written}", flush=True)
     elif before is not None:
         machine.restore_facts(path, before)

@@ -124,15 +124,16 @@ def ensure_machine(name: str | None) -> str:
     return name
 
 
-def record_facts(name: str | None = None, config: str = CONFIG) -> Path:
-    """Write this machine's facts into ``<results_dir>/<name>/machine.json``; return its path."""
+def record_facts(name: str | None = None, config: str = CONFIG, run: dict | None = None) -> Path:
+    """Write this machine's facts, and ``run``'s (how the last run measured), into
+    ``<results_dir>/<name>/machine.json``; return its path."""
     import impls
     from impls.facts import machine_facts
     from impls.registry import cuda_available
 
     name = name or platform.node()
     impls.set_threads(impls.physical_cores())  # the benchmarks' default, so the facts show it
-    facts = machine_facts(cuda=cuda_available())
+    facts = {**machine_facts(cuda=cuda_available()), **(run or {})}
     path = results_dir(config) / name / "machine.json"
     if path.exists():
         recorded = json.loads(path.read_text())

@@ -104,6 +104,7 @@ FACTS = (
     "gpu_memory_gib",
     "gpu_driver",
     "cuda_runtime",
+    "address_layout",
 )
 ASV_MACHINE = ("arch", "cpu", "num_cpu", "os", "ram")
 COLUMNS = (

@@ -398,6 +398,7 @@ def machines_view(df: pd.DataFrame) -> pd.DataFrame:
             "torch": torch + (f", CUDA {build}" if build is not None else ""),
             "GPU": gpu,
             "RAM": fmt_gib(_first(rows, "asv_ram")),
+            "address layout": _text(_first(rows, "fact_address_layout")),
         })  # fmt: skip
     if not out:
         return pd.DataFrame({"machine": []})

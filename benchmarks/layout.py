@@ -1,0 +1,99 @@
+"""One memory layout for every run: asv and its benchmark processes without address randomisation.
+
+Why, measured on the 2-vCPU VM: a torch implementation's step at small batch depends on where
+the kernel put the libraries and the heap (address-space layout randomisation draws that once
+per process), and asv forks every benchmark process of a run from one forkserver parent, so a
+whole run carries one draw. torch-cpu at 4x1000x100x10, one thread, 8 processes forked from
+each of 4 parents: parent medians 81, 84, 85 and 90 us (processes of one parent within ~3%),
+numpy beside it 64-68 us in every parent; so paired ratios and step times of two runs differed
+by up to 10% with nothing changed. With randomisation off, 5 parents: 81.6-82.5 us.
+
+So ``python -m benchmarks`` starts asv with ``personality(ADDR_NO_RANDOMIZE)`` (what ``setarch
+-R`` does; no privilege needed, inherited by every process asv starts), as LLVM's benchmarking
+guide advises. Every run then measures the same layout: runs and commits compare like with
+like. The layout is one draw, not an average over layouts: at small batch a different one may
+run a few percent faster or slower, for every commit alike. Where the kernel refuses (some
+container sandboxes do), the run goes on randomised and says so; ``FFBENCH_LAYOUT=random``
+asks for randomisation. The machine facts record which it was (``address_layout``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import sys
+
+from .cli import UsageError
+
+#: Linux's personality flag that turns address-space randomisation off (``<linux/personality.h>``).
+ADDR_NO_RANDOMIZE = 0x0040000
+#: The C library, loaded here and not in `fix_layout` (loading a library between fork and exec
+#: can deadlock).
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+#: ``FFBENCH_LAYOUT=random`` keeps the kernel's randomisation for a run.
+ENV = "FFBENCH_LAYOUT"
+CHOICES = ("fixed", "random")
+FIXED = "fixed (address randomisation off)"
+RANDOM = "randomised"
+
+
+def wanted() -> str:
+    """``"fixed"`` unless ``FFBENCH_LAYOUT`` says ``"random"``."""
+    value = os.environ.get(ENV, "fixed")
+    if value not in CHOICES:
+        raise UsageError(f"{ENV}={value!r}: allowed values are {', '.join(CHOICES)}")
+    return value
+
+
+def fix_layout() -> None:
+    """Turn address randomisation off for this process and what it executes (a ``preexec_fn``:
+    runs in the child between fork and exec). A refusal leaves the layout randomised;
+    `in_force` tells afterwards."""
+    if _LIBC is None:
+        return
+    current = _LIBC.personality(0xFFFFFFFF)
+    if current != -1:
+        _LIBC.personality(current | ADDR_NO_RANDOMIZE)
+
+
+def in_force(fixed: bool) -> str:
+    """What a process started the way asv will be (with `fix_layout` when ``fixed``) gets:
+    `FIXED` or `RANDOM`, read back from the kernel (a child's ``/proc/self/personality``, or the
+    system-wide switch ``/proc/sys/kernel/randomize_va_space`` at 0)."""
+    if _system_wide_off():
+        return FIXED
+    if not fixed or _LIBC is None:
+        return RANDOM
+    try:
+        shown = subprocess.run(
+            ["cat", "/proc/self/personality"],
+            preexec_fn=fix_layout,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        flags = int(shown.strip(), 16)
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        return RANDOM
+    return FIXED if flags & ADDR_NO_RANDOMIZE else RANDOM
+
+
+def _system_wide_off() -> bool:
+    try:
+        with open("/proc/sys/kernel/randomize_va_space") as stream:
+            return stream.read().strip() == "0"
+    except OSError:
+        return False
+
+
+def caveat(fixed: bool, address_layout: str) -> str:
+    """What a reader of the run's numbers should know about its layout, or ``""``."""
+    if address_layout == FIXED:
+        return ""
+    if fixed:
+        return (
+            ": the kernel refused personality(ADDR_NO_RANDOMIZE), so small points may differ"
+            " more between runs (several percent at batch 4-16)"
+        )
+    return f" ({ENV}=random): small points may differ more between runs"
