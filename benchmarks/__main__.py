@@ -145,18 +145,19 @@ def run(argv: list[str]) -> int:
         if env_name:
             env[flags.ENV] = env_name
         print(f"{ours.grid} grid: asv {shlex.join([ours.command, *todo.shown])}", flush=True)
-        address_layout = layout.in_force(fixed)
-        print(f"address layout: {address_layout}{layout.caveat(fixed, address_layout)}", flush=True)
         outcome = None
+        address_layout = layout.RANDOM
         try:
-            outcome = supervise.run(
-                [*asv_command(), ours.command, *todo.asv_args],
-                env,
-                keep_fds=[lock.fd],
-                progress=Progress(Path(progress_path), todo.total),
-                started=lambda pid: lock.name_holders(os.getpid(), pid),
-                preexec=layout.fix_layout if fixed else None,
-            )
+            with layout.applied(fixed) as address_layout:
+                caveat = layout.caveat(fixed, address_layout)
+                print(f"address layout: {address_layout}{caveat}", flush=True)
+                outcome = supervise.run(
+                    [*asv_command(), ours.command, *todo.asv_args],
+                    env,
+                    keep_fds=[lock.fd],
+                    progress=Progress(Path(progress_path), todo.total),
+                    started=lambda pid: lock.name_holders(os.getpid(), pid),
+                )
         finally:
             Path(progress_path).unlink(missing_ok=True)
             keep_facts(ours.command, outcome, name, config, facts_path, facts_before,

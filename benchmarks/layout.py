@@ -19,18 +19,18 @@ asks for randomisation. The machine facts record which it was (``address_layout`
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 from .cli import UsageError
 
 #: Linux's personality flag that turns address-space randomisation off (``<linux/personality.h>``).
 ADDR_NO_RANDOMIZE = 0x0040000
-#: The C library, loaded here and not in `fix_layout` (loading a library between fork and exec
-#: can deadlock).
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 #: ``FFBENCH_LAYOUT=random`` keeps the kernel's randomisation for a run.
 ENV = "FFBENCH_LAYOUT"
 CHOICES = ("fixed", "random")
@@ -46,43 +46,43 @@ def wanted() -> str:
     return value
 
 
-def fix_layout() -> None:
-    """Turn address randomisation off for this process and what it executes (a ``preexec_fn``:
-    runs in the child between fork and exec). A refusal leaves the layout randomised;
-    `in_force` tells afterwards."""
-    if _LIBC is None:
-        return
-    current = _LIBC.personality(0xFFFFFFFF)
-    if current != -1:
-        _LIBC.personality(current | ADDR_NO_RANDOMIZE)
+@contextlib.contextmanager
+def applied(fixed: bool) -> Iterator[str]:
+    """Within: processes this one starts run without address randomisation when ``fixed`` (the
+    personality flag is inherited through fork and exec; this process's own layout is already
+    drawn). Yields what they get, `FIXED` or `RANDOM`, read back from a child's
+    ``/proc/self/personality`` (or the system-wide switch at 0). A kernel that refuses the flag
+    leaves it randomised."""
+    before = _personality(0xFFFFFFFF) if fixed else -1
+    if before != -1:
+        _personality(before | ADDR_NO_RANDOMIZE)
+    try:
+        yield FIXED if _system_wide_off() or _child_flags() & ADDR_NO_RANDOMIZE else RANDOM
+    finally:
+        if before != -1:
+            _personality(before)
 
 
-def in_force(fixed: bool) -> str:
-    """What a process started the way asv will be (with `fix_layout` when ``fixed``) gets:
-    `FIXED` or `RANDOM`, read back from the kernel (a child's ``/proc/self/personality``, or the
-    system-wide switch ``/proc/sys/kernel/randomize_va_space`` at 0)."""
-    if _system_wide_off():
-        return FIXED
-    if not fixed or _LIBC is None:
-        return RANDOM
+def _personality(persona: int) -> int:
+    """Linux's personality(2); -1 where there is none."""
+    if not sys.platform.startswith("linux"):
+        return -1
+    return ctypes.CDLL(None, use_errno=True).personality(persona)
+
+
+def _child_flags() -> int:
     try:
         shown = subprocess.run(
-            ["cat", "/proc/self/personality"],
-            preexec_fn=fix_layout,
-            capture_output=True,
-            text=True,
-            check=True,
+            ["cat", "/proc/self/personality"], capture_output=True, text=True, check=True
         ).stdout
-        flags = int(shown.strip(), 16)
+        return int(shown.strip(), 16)
     except (OSError, subprocess.CalledProcessError, ValueError):
-        return RANDOM
-    return FIXED if flags & ADDR_NO_RANDOMIZE else RANDOM
+        return 0
 
 
 def _system_wide_off() -> bool:
     try:
-        with open("/proc/sys/kernel/randomize_va_space") as stream:
-            return stream.read().strip() == "0"
+        return Path("/proc/sys/kernel/randomize_va_space").read_text().strip() == "0"
     except OSError:
         return False
 

@@ -80,9 +80,8 @@ class Console:
 
 
 def run(command: list[str], env: dict, *, keep_fds=(), progress: Progress | None = None,
-        started=None, preexec=None) -> Outcome:  # fmt: skip
-    """Run ``command`` to its end or until SIGINT/SIGTERM; ``started(pid)`` once it runs;
-    ``preexec`` runs in the child before it executes ``command`` (`benchmarks.layout`)."""
+        started=None) -> Outcome:  # fmt: skip
+    """Run ``command`` to its end or until SIGINT/SIGTERM; ``started(pid)`` once it runs."""
     console = Console()
     signals: list[int] = []
     handled = (signal.SIGINT, signal.SIGTERM)
@@ -96,7 +95,6 @@ def run(command: list[str], env: dict, *, keep_fds=(), progress: Progress | None
             stderr=subprocess.PIPE,
             start_new_session=True,
             pass_fds=tuple(keep_fds),
-            preexec_fn=preexec,
         )
         if started is not None:
             started(child.pid)

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import pytest
 from asv.benchmarks import Benchmarks
 
-from benchmarks import cli, gate, grids, leftovers, machine
+from benchmarks import cli, gate, grids, layout, leftovers, machine
 from benchmarks.__main__ import main
 from benchmarks.progress_view import Progress
 from benchmarks.runlock import Busy, RunLock
@@ -34,7 +34,9 @@ from pathlib import Path
 
 here = Path(__file__).parent
 env = {k: v for k, v in os.environ.items() if k.startswith("FFBENCH_")}
-(here / "seen.json").write_text(json.dumps({"argv": sys.argv[1:], "env": env}))
+personality = Path("/proc/self/personality")
+flags = int(personality.read_text(), 16) if personality.exists() else None
+(here / "seen.json").write_text(json.dumps({"argv": sys.argv[1:], "env": env, "flags": flags}))
 print("fake asv: started", flush=True)
 if sys.argv[1] in ("check", "continuous") or os.environ.get("FAKE_QUICK"):
     sys.exit(int(os.environ.get("FAKE_RC", "0")))
@@ -133,6 +135,16 @@ def test_bad_arguments_are_one_line_naming_them(argv, named, capsys, monkeypatch
     assert named in captured.err
 
 
+def test_a_bad_layout_choice_is_one_line_naming_it(capsys, monkeypatch):
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv(layout.ENV, "bogus")
+    assert main(["quick", "run", "--python=same"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "'bogus'" in err
+    assert "fixed, random" in err
+
+
 def test_a_second_lock_holder_is_told_who_holds_it(tmp_path):
     with RunLock(tmp_path) as first:
         with pytest.raises(Busy) as busy:
@@ -203,6 +215,28 @@ def test_run_measures_every_point_in_several_processes_unless_told(project):
     start(project, "quick", "run", "-a", "rounds=5").communicate(timeout=60)
     argv = json.loads((project.root / "seen.json").read_text())["argv"]
     assert argv == ["run", "-a", "rounds=5"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/personality").exists(), reason="needs Linux's /proc")
+def test_asv_runs_in_one_fixed_address_layout_unless_told_and_the_facts_say_which(project):
+    project.env["FAKE_QUICK"] = "1"
+    out, err = start(project, "quick", "run", "--machine", "testbox").communicate(timeout=60)
+    assert err == ""
+    assert f"address layout: {layout.FIXED}\n" in out
+    assert json.loads((project.root / "seen.json").read_text())["flags"] & layout.ADDR_NO_RANDOMIZE
+    facts = json.loads(project.machine_json.read_text())[machine.FACTS_KEY]
+    assert facts["address_layout"] == layout.FIXED
+
+    if Path("/proc/sys/kernel/randomize_va_space").read_text().strip() == "0":
+        return  # randomisation is off for the whole system: nothing to ask for
+    project.env[layout.ENV] = "random"
+    out, err = start(project, "quick", "run", "--machine", "testbox").communicate(timeout=60)
+    assert err == ""
+    assert f"address layout: {layout.RANDOM} ({layout.ENV}=random)" in out
+    seen = json.loads((project.root / "seen.json").read_text())
+    assert not seen["flags"] & layout.ADDR_NO_RANDOMIZE
+    facts = json.loads(project.machine_json.read_text())[machine.FACTS_KEY]
+    assert facts["address_layout"] == layout.RANDOM
 
 
 def test_continuous_runs_the_history_points_interleaved_then_the_gate(project):
