@@ -140,7 +140,7 @@ def run(argv: list[str]) -> int:
         fd, progress_path = tempfile.mkstemp(prefix="ffbench-progress-", suffix=".txt")
         os.close(fd)
         commit = getattr(opts, "set_commit_hash", None)
-        env = run_env(ours.grid, results / name, progress_path, commit)
+        env = layout.environment(fixed, run_env(ours.grid, results / name, progress_path, commit))
         env_name = existing_env_name(config, getattr(opts, "env_spec", None) or [])
         if env_name:
             env[flags.ENV] = env_name

@@ -33,7 +33,7 @@ import json, os, subprocess, sys, time
 from pathlib import Path
 
 here = Path(__file__).parent
-env = {k: v for k, v in os.environ.items() if k.startswith("FFBENCH_")}
+env = {k: v for k, v in os.environ.items() if k.startswith(("FFBENCH_", "PYTHONHASHSEED"))}
 personality = Path("/proc/self/personality")
 flags = int(personality.read_text(), 16) if personality.exists() else None
 (here / "seen.json").write_text(json.dumps({"argv": sys.argv[1:], "env": env, "flags": flags}))
@@ -220,10 +220,13 @@ def test_run_measures_every_point_in_several_processes_unless_told(project):
 @pytest.mark.skipif(not Path("/proc/self/personality").exists(), reason="needs Linux's /proc")
 def test_asv_runs_in_one_fixed_address_layout_unless_told_and_the_facts_say_which(project):
     project.env["FAKE_QUICK"] = "1"
+    project.env.pop("PYTHONHASHSEED", None)  # the user's own seed is left alone when random
     out, err = start(project, "quick", "run", "--machine", "testbox").communicate(timeout=60)
     assert err == ""
     assert f"address layout: {layout.FIXED}\n" in out
-    assert json.loads((project.root / "seen.json").read_text())["flags"] & layout.ADDR_NO_RANDOMIZE
+    seen = json.loads((project.root / "seen.json").read_text())
+    assert seen["flags"] & layout.ADDR_NO_RANDOMIZE
+    assert seen["env"]["PYTHONHASHSEED"] == layout.HASH_SEED
     facts = json.loads(project.machine_json.read_text())[machine.FACTS_KEY]
     assert facts["address_layout"] == layout.FIXED
 
@@ -235,6 +238,7 @@ def test_asv_runs_in_one_fixed_address_layout_unless_told_and_the_facts_say_whic
     assert f"address layout: {layout.RANDOM} ({layout.ENV}=random)" in out
     seen = json.loads((project.root / "seen.json").read_text())
     assert not seen["flags"] & layout.ADDR_NO_RANDOMIZE
+    assert "PYTHONHASHSEED" not in seen["env"]
     facts = json.loads(project.machine_json.read_text())[machine.FACTS_KEY]
     assert facts["address_layout"] == layout.RANDOM
 
