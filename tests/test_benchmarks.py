@@ -313,6 +313,37 @@ def test_paired_blocks_alternate_their_order_after_warm_up_pairs(monkeypatch, st
     assert result["number"] == 1
 
 
+def test_paired_blocks_leave_the_calls_right_after_a_switch_untimed(monkeypatch, steady_machine):
+    """The first call after the other side's block costs 10 ticks, the rest 1: the blocks time
+    only the steady calls, so all four blocks read one tick a call on both sides and are kept;
+    timed from the first call, the blocks after a switch read slow and only half are kept."""
+    clock = {"now": 0.0, "last": None}
+
+    class Fake:
+        def __init__(self, name):
+            self.name = name
+
+        def step(self):
+            clock["now"] += 10.0 if clock["last"] != self.name else 1.0
+            clock["last"] = self.name
+
+        def sync(self):
+            pass
+
+    bench = bench_paired.Paired()
+    bench.point = Point.parse("torch-cpu/64x1000x100x10/float32/squared-relu/1t")
+    bench.trainer, bench.baseline = Fake("A"), Fake("B")
+    monkeypatch.setattr(bench_paired.time, "perf_counter", lambda: clock["now"])
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
+    monkeypatch.setattr(protocol, "calibrate", lambda call, seconds: 20)
+    monkeypatch.setattr(bench_paired, "MIN_PAIRS", 4)
+    monkeypatch.setattr(protocol, "PROTOCOL", protocol.Protocol(measure_seconds=0))
+    result = bench.track_relative_time({}, "x")
+    assert result["samples"] == [1.0] * 4
+    monkeypatch.setattr(bench_paired, "UNTIMED_SHARE", 0.0)
+    assert len(bench.track_relative_time({}, "x")["samples"]) == 2
+
+
 def test_relative_samples_are_the_fast_blocks_over_the_baselines_fast_median():
     """A slowed block of either side (here the third of each) does not move the ratio."""
     samples = bench_paired.relative_samples([2.0, 2.1, 3.0], [1.0, 1.05, 1.6], tolerance=0.1)
