@@ -45,10 +45,6 @@ UNTIMED_SHARE = 0.1
 #: in 12 processes at four points: the ratio's spread (standard deviation) 1.1-2.5% with 3%,
 #: 1.3-2.1% with 10%.
 PAIRED_FAST_MODE = 0.03
-#: A paired ratio's rounds must agree this closely (`protocol.round_disagreement`), tighter than
-#: a step time's 10%: the ratio's target is to hold within 5% between runs. Measured with 10%:
-#: rounds of one run 5-8% apart at batch 4 (nn-cpu, custom-fn-cpu), passed as agreeing.
-PAIRED_ROUND_TOLERANCE = 0.04
 
 
 class Paired(StepBenchmark):
@@ -102,7 +98,6 @@ class Paired(StepBenchmark):
             busy_threads(self.point),
             "bench_paired.Paired.track_relative_time",
             label,
-            replace(protocol.PROTOCOL, round_tolerance=PAIRED_ROUND_TOLERANCE),
             keep_fast=False,  # relative_samples keeps the fast-state blocks of each side
         )
         return protocol.timing_result(samples, 1)
