@@ -15,6 +15,10 @@
 - neither side was flagged disturbed (`benchmarks.flags`): a disturbed point is reported as
   unclear and asked to be rerun, never called a regression.
 
+A point past the threshold whose quartiles overlap is reported as unclear too, with what to
+do, not passed in silence: a side whose samples spread that wide cannot tell a change from
+noise, and the reader should know a point went unjudged.
+
 Improvements are found the same way and reported; only regressions fail the gate (exit 1).
 Paired relative times are left out on purpose: they are ratios to numpy, so a change in numpy
 would move every other implementation's ratio.
@@ -75,12 +79,15 @@ def compare(
         if old is None or new is None or not (old.median > 0 and new.median > 0):
             continue
         ratio = new.median / shift / old.median
-        slower = ratio > 1 + THRESHOLD and new.q_25 / shift > old.q_75
-        faster = ratio < 1 / (1 + THRESHOLD) and new.q_75 / shift < old.q_25
+        slower, faster = ratio > 1 + THRESHOLD, ratio < 1 / (1 + THRESHOLD)
         if not (slower or faster):
             continue
+        apart = new.q_25 / shift > old.q_75 if slower else new.q_75 / shift < old.q_25
         if old.disturbed or new.disturbed:
             found.append(Finding(label, ratio, "unclear", "disturbed: rerun on a quieter machine"))
+        elif not apart:
+            why = "the quartiles overlap: rerun with more rounds (-a rounds=4)"
+            found.append(Finding(label, ratio, "unclear", why))
         else:
             found.append(Finding(label, ratio, "regression" if slower else "improvement"))
     return found
@@ -186,6 +193,6 @@ def verdict(
     unclear = sum(f.kind == "unclear" for f in findings)
     lines.append(
         f"{regressions} regression(s), {sum(f.kind == 'improvement' for f in findings)}"
-        f" improvement(s), {unclear} unclear (disturbed)"
+        f" improvement(s), {unclear} unclear (disturbed, or quartiles overlapping)"
     )
     return (1 if regressions else 0), "\n".join(lines)

@@ -553,10 +553,11 @@ def test_gate_fails_when_every_point_moved_together(tmp_path, monkeypatch):
 
 
 def test_gate_does_not_call_overlapping_or_disturbed_points_regressions():
-    a = {"x/1t": timing(1.0, spread=0.2), "y/1t": timing(1.0)}
-    b = {"x/1t": timing(1.15, spread=0.2), "y/1t": timing(1.5, disturbed=True)}
-    found = {f.label: f.kind for f in gate.compare(a, b, list(a))}
-    assert found == {"y/1t": "unclear"}
+    a = {"x/1t": timing(1.0, spread=0.2), "y/1t": timing(1.0), "z/1t": timing(1.0, spread=0.2)}
+    b = {"x/1t": timing(1.15, spread=0.2), "y/1t": timing(1.5, disturbed=True),
+         "z/1t": timing(1.3, spread=0.2)}  # fmt: skip
+    found = {f.label: (f.kind, f.why.split(":")[0]) for f in gate.compare(a, b, list(a))}
+    assert found == {"y/1t": ("unclear", "disturbed"), "z/1t": ("unclear", "the quartiles overlap")}
 
 
 def test_gate_verdict_reads_saved_results_and_flags(tmp_path):
