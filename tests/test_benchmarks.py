@@ -553,11 +553,16 @@ def test_gate_fails_when_every_point_moved_together(tmp_path, monkeypatch):
 
 
 def test_gate_does_not_call_overlapping_or_disturbed_points_regressions():
-    a = {"x/1t": timing(1.0, spread=0.2), "y/1t": timing(1.0), "z/1t": timing(1.0, spread=0.2)}
+    a = {"x/1t": timing(1.0, spread=0.2), "y/1t": timing(1.0), "z/1t": timing(1.0, spread=0.2),
+         "w/1t": timing(1.3, disturbed=True)}  # fmt: skip
     b = {"x/1t": timing(1.15, spread=0.2), "y/1t": timing(1.5, disturbed=True),
-         "z/1t": timing(1.3, spread=0.2)}  # fmt: skip
+         "z/1t": timing(1.3, spread=0.2), "w/1t": timing(1.3)}  # fmt: skip
     found = {f.label: (f.kind, f.why.split(":")[0]) for f in gate.compare(a, b, list(a))}
-    assert found == {"y/1t": ("unclear", "disturbed"), "z/1t": ("unclear", "the quartiles overlap")}
+    assert found == {
+        "y/1t": ("unclear", "disturbed"),
+        "z/1t": ("unclear", "the quartiles overlap"),
+        "w/1t": ("unclear", "disturbed"),  # a disturbed side is not judged, whatever the ratio
+    }
 
 
 def test_gate_verdict_reads_saved_results_and_flags(tmp_path):
