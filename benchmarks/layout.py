@@ -40,6 +40,9 @@ ENV = "FFBENCH_LAYOUT"
 CHOICES = ("fixed", "random")
 FIXED = f"fixed (address randomisation off, PYTHONHASHSEED={HASH_SEED})"
 RANDOM = "randomised"
+#: Randomisation off for the whole machine (``/proc/sys/kernel/randomize_va_space`` at 0) but
+#: the hash seed drawn per run (``FFBENCH_LAYOUT=random``).
+SYSTEM_FIXED = "addresses fixed by the system, hash seed random"
 
 
 def wanted() -> str:
@@ -63,14 +66,17 @@ def environment(fixed: bool, env: dict[str, str]) -> dict[str, str]:
 def applied(fixed: bool) -> Iterator[str]:
     """Within: processes this one starts run without address randomisation when ``fixed`` (the
     personality flag is inherited through fork and exec; this process's own layout is already
-    drawn). Yields what they get, `FIXED` or `RANDOM`, read back from a child's
-    ``/proc/self/personality`` (or the system-wide switch at 0). A kernel that refuses the flag
-    leaves it randomised."""
+    drawn). Yields what they get, `FIXED` or `RANDOM` (`SYSTEM_FIXED` when not ``fixed`` on a
+    machine without randomisation), read back from a child's ``/proc/self/personality`` (or the
+    system-wide switch at 0). A kernel that refuses the flag leaves it randomised."""
     before = _personality(0xFFFFFFFF) if fixed else -1
     if before != -1:
         _personality(before | ADDR_NO_RANDOMIZE)
     try:
-        yield FIXED if _system_wide_off() or _child_flags() & ADDR_NO_RANDOMIZE else RANDOM
+        if fixed:
+            yield FIXED if _system_wide_off() or _child_flags() & ADDR_NO_RANDOMIZE else RANDOM
+        else:
+            yield SYSTEM_FIXED if _system_wide_off() else RANDOM
     finally:
         if before != -1:
             _personality(before)
