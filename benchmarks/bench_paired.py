@@ -4,9 +4,9 @@
 divided by numpy's at the same problem and threads, measured in alternating blocks (X numpy numpy
 X X numpy ...: the order flips each pair, so a slow drift weighs on both sides alike), after
 `WARMUP_PAIRS` pairs that are not kept; each block's first calls (`UNTIMED_SHARE`) are not
-timed. The samples are the implementation's fast-state blocks
-over the median of numpy's (`relative_samples`); asv reports their median and interval, pooled
-over `grids.ROUNDS` processes. Lower is better, as for every asv value, so ``asv compare`` and
+timed. The samples are the implementation's fast-state blocks over the median of numpy's
+(`relative_samples`); asv reports their median and interval, pooled over `grids.ROUNDS`
+processes. Lower is better, as for every asv value, so ``asv compare`` and
 history read it the right way round; the report's paired speedup over numpy is its inverse.
 
 Both sides are measured in the same second on the same cores, so a change of the machine's
@@ -40,10 +40,10 @@ MIN_PAIRS = 12
 #: the blocks by a few percent and the 3% window below kept as few as 1 of 14 blocks.
 UNTIMED_SHARE = 0.1
 #: The fast state of each side, for `relative_samples`: blocks within 3% of the side's fastest.
-#: Tighter than a step time's (`protocol.Protocol.fast_mode`): a block that follows one of the
-#: other side runs up to ~15% slow, and the ratio should compare the blocks that did not. Measured
-#: in 12 processes at four points: the ratio's spread (standard deviation) 1.1-2.5% with 3%,
-#: 1.3-2.1% with 10%.
+#: Tighter than a step time's (`protocol.Protocol.fast_mode`): the ratio should compare the
+#: blocks the machine did not slow on either side. Measured (before `UNTIMED_SHARE`) in 12
+#: processes at four points: the ratio's spread (standard deviation) 1.1-2.5% with 3%, 1.3-2.1%
+#: with 10%.
 PAIRED_FAST_MODE = 0.03
 
 

@@ -314,6 +314,8 @@ def test_machine_block_states_run_date_and_ram_in_gib(df):
     assert view.loc["GPU", "gpubox"] == "Test GPU"
     assert view.loc["GPU", "cpubox"] == "—"  # no facts: unknown, not 'none'
     assert view.loc["threads measured", "labbox"] == "1, 8"
+    assert view.loc["address layout", "gpubox"].startswith("fixed (address randomisation off")
+    assert view.loc["address layout", "cpubox"] == "—"
     assert tables.fmt_gib("25276510208") == "23.5 GiB"
     assert tables.fmt_gib(None) == tables.fmt_gib("") == "—"
 
