@@ -6,8 +6,8 @@ X X numpy ...: the order flips each pair, so a slow drift weighs on both sides a
 `WARMUP_PAIRS` pairs that are not kept; each block's first calls (`UNTIMED_SHARE`) are not
 timed. The samples are the implementation's fast-state blocks over the median of numpy's
 (`relative_samples`); asv reports their median and interval, pooled over `grids.ROUNDS`
-processes. Lower is better, as for every asv value, so ``asv compare`` and
-history read it the right way round; the report's paired speedup over numpy is its inverse.
+processes. Lower is better, as for every asv value, so ``asv compare`` and history read it the
+right way round; the report's paired speedup over numpy is its inverse.
 
 Both sides are measured in the same second on the same cores, so a change of the machine's
 state between processes or minutes, which moves absolute times, weighs on both (the load checks
@@ -110,10 +110,10 @@ def relative_samples(seconds: list[float], baseline: list[float], tolerance: flo
     is the ratio of the two sides' fast-state medians (`protocol.fast_blocks`), and their
     spread is the implementation's.
 
-    Not the ratio of each pair's two blocks: a block that the machine slowed down, or that ran
-    just after a switch from the other trainer (its data evicted from the caches; measured here,
-    the block after a switch ran up to 15% slower), moves that pair's ratio; measured in 8
-    processes, the median of pair ratios spread up to 14% where this spread 2-5%."""
+    Not the ratio of each pair's two blocks: a block that the machine slowed down moves that
+    pair's ratio; measured in 8 processes (before `UNTIMED_SHARE`, when a block after a switch
+    also ran up to 15% slow), the median of pair ratios spread up to 14% where this spread
+    2-5%."""
     fast_baseline = statistics.median(protocol.fast_blocks(baseline, tolerance))
     return [s / fast_baseline for s in protocol.fast_blocks(seconds, tolerance)]
 

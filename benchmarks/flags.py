@@ -117,9 +117,11 @@ def slow_streak() -> int:
     """Points in a row, in this run, that found the machine in its slow state on every attempt
     (`note_slow`)."""
     path = _state_file()
-    if path is None:
-        return 0
-    count = _run_state(_read_state(path)).get("slow_streak", 0)
+    return 0 if path is None else _streak(_read_state(path))
+
+
+def _streak(state: dict) -> int:
+    count = _run_state(state).get("slow_streak", 0)
     return count if isinstance(count, int) else 0
 
 
@@ -129,13 +131,13 @@ def note_slow(slow: bool) -> None:
     path = _state_file()
     if path is None:
         return
-    _update_run_state(path, slow_streak=slow_streak() + 1 if slow else 0)
-
-
-def _update_run_state(path: Path, **changes) -> None:
-    """Write ``changes`` into this run's part of the state; another run's part is dropped and
-    the machine's best references kept."""
     state = _read_state(path)
+    _write_run_state(path, state, slow_streak=_streak(state) + 1 if slow else 0)
+
+
+def _write_run_state(path: Path, state: dict, **changes) -> None:
+    """Write ``changes`` into this run's part of ``state`` (as read from ``path``); another
+    run's part is dropped and the machine's best references kept."""
     run = {**_run_state(state), **changes, "run": os.environ.get(RUN, "")}
     _write_state(path, {"best": state.get("best", {}), **run})
 
@@ -165,12 +167,13 @@ def note_round(benchmark: str, label: str, median: float, count: int) -> None:
     path = _state_file()
     if path is None:
         return
-    rounds = _run_state(_read_state(path)).get("rounds", {})
+    state = _read_state(path)
+    rounds = _run_state(state).get("rounds", {})
     rounds = {
         **(rounds if isinstance(rounds, dict) else {}),
         _round_key(benchmark, label): [median, count],
     }
-    _update_run_state(path, rounds=rounds)
+    _write_run_state(path, state, rounds=rounds)
 
 
 def _round_key(benchmark: str, label: str) -> str:
