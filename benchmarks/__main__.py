@@ -15,6 +15,9 @@ dropped), so the variables set here reach the benchmark code (`benchmarks.flags`
 - the machine facts in machine.json, which asv rewrites without them (`benchmarks.machine`);
 - one memory layout for every run: asv starts without address randomisation
   (`benchmarks.layout`; ``FFBENCH_LAYOUT=random`` keeps it);
+- after a run of the working tree (``--set-commit-hash``), each implementation's step times
+  against this machine's recent runs of the same code (`benchmarks.drift`): a run the machine
+  slowed from start to end is flagged;
 - ``continuous A B``: only the grid's history points, rounds interleaved, then the regression
   gate (`benchmarks.gate`) sets the exit status.
 
@@ -36,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import cli, flags, gate, grids, layout, leftovers, machine, supervise
+from . import cli, drift, flags, gate, grids, layout, leftovers, machine, supervise
 from .progress_view import Progress, grid_runs, history_runs
 from .runlock import Busy, RunLock
 
@@ -171,6 +174,8 @@ def run(argv: list[str]) -> int:
         )
         return 128 + outcome.signal
     if ours.command != "continuous":
+        if ours.command == "run" and outcome.returncode == 0 and commit:
+            whole_run_check(results / name, commit, env[flags.RUN], address_layout)
         return outcome.returncode
     if outcome.returncode not in (0, 1):  # 1: asv found a change; the gate decides what it means
         print(f"asv continuous failed (exit {outcome.returncode}): no regression verdict")
@@ -178,6 +183,21 @@ def run(argv: list[str]) -> int:
     code, text = gate.verdict(results, name, *todo.commits, labels=todo.labels)
     print(text)
     return code
+
+
+def whole_run_check(machine_results: Path, commit: str, run_id: str, address_layout: str) -> None:
+    """`benchmarks.drift` on the results this run of the working tree saved (a commit set with
+    ``--set-commit-hash``: the code that ran is the code here); only with the fixed layout."""
+    if address_layout != layout.FIXED:
+        print("whole-run check: skipped (the address layout is not fixed, so each run is its"
+              " own draw)", flush=True)  # fmt: skip
+        return
+    marker = f'"run": "{run_id}"'
+    for path in sorted(machine_results.glob(f"{commit[:8]}-*.json")):
+        sidecar = machine_results / "ffbench-flags" / f"{path.stem}.jsonl"
+        if sidecar.is_file() and marker in sidecar.read_text(encoding="utf-8"):
+            for line in drift.check(path, run_id):
+                print(line, flush=True)
 
 
 def run_env(grid: str, machine_results: Path, progress: str, commit: str | None) -> dict:

@@ -76,7 +76,8 @@ def method_text(
         ),
         (
             f"Flags: '!' unstable (the samples' interquartile range is {stats.UNSTABLE_IQR:.0%} of "
-            "the median or more), '~' disturbed (the harness saw other load while timing). "
+            "the median or more), '~' disturbed (the harness found the machine busy or slow "
+            "while timing). "
             "Flagged points stay in the tables but are never quoted in the summary."
         ),
         (

@@ -101,7 +101,8 @@ def flag_line(pts: pd.DataFrame, machine: str) -> str:
     return (
         f"  WARNING: {len(flagged)} of {len(rows)} points flagged and not quoted here "
         f"({unstable} unstable: interquartile range at least {stats.UNSTABLE_IQR:.0%} of the "
-        f"median; {disturbed} disturbed: other load while timing); {stats.ADVICE}."
+        f"median; {disturbed} disturbed: the machine was busy or slow while timing); "
+        f"{stats.ADVICE}."
     )
 
 

@@ -1,0 +1,188 @@
+"""`benchmarks.drift`: a whole run checked against the machine's recent runs of the same code.
+
+The results files here are written by hand in asv's format, with their flags sidecars, so the
+check reads them as it reads a real run's; no benchmark runs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmarks import drift, gate, layout
+from benchmarks.__main__ import whole_run_check
+
+REPO = Path(__file__).resolve().parents[1]
+ENV = "existing-py_test"
+BATCHES = (4, 16, 64, 256)
+CALM = {"numpy": 100e-6, "torch-cpu": 120e-6, "autograd-cpu": 200e-6}
+
+
+def label(impl: str, batch: int, threads: int = 1) -> str:
+    return f"{impl}/{batch}x1000x100x10/float32/squared-relu/{threads}t"
+
+
+def times(scale: dict[str, float] | None = None) -> dict[str, float]:
+    """Step times of every implementation at every batch, each implementation scaled."""
+    scale = scale or {}
+    return {
+        label(impl, batch): base * batch / 4 * scale.get(impl, 1.0)
+        for impl, base in CALM.items()
+        for batch in BATCHES
+    }
+
+
+def save(machine: Path, commit: str, run: str, medians: dict[str, float], disturbed=()) -> Path:
+    """An asv results file of the step benchmark and its sidecar with ``run``'s lines, as a run
+    of the harness leaves them (asv overwrites the file of a commit it measures again)."""
+    labels = list(medians)
+    row = {
+        "result": [medians[k] for k in labels],
+        "params": [[repr(k) for k in labels]],
+        "stats_q_25": [medians[k] * 0.99 for k in labels],
+        "stats_q_75": [medians[k] * 1.01 for k in labels],
+    }
+    columns = list(row)
+    path = machine / f"{commit[:8]}-{ENV}.json"
+    machine.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(
+            {"result_columns": columns, "results": {drift.BENCHMARK: [row[c] for c in columns]}}
+        )
+    )
+    sidecar = machine / "ffbench-flags" / f"{path.stem}.jsonl"
+    sidecar.parent.mkdir(exist_ok=True)
+    with sidecar.open("a") as out:
+        for k in labels:
+            line = {
+                "run": run,
+                "benchmark": drift.BENCHMARK,
+                "point": k,
+                "disturbed": k in disturbed,
+            }
+            out.write(json.dumps(line) + "\n")
+    return path
+
+
+def flagged(path: Path) -> set[str]:
+    return {k for k, t in gate.read_file(path, drift.BENCHMARK).items() if t.disturbed}
+
+
+def run_in_turn(machine: Path, runs: list[dict[str, float]]) -> tuple[Path, list[str]]:
+    """Save and check each run in turn, all of one commit; the last file and its lines."""
+    for number, medians in enumerate(runs):
+        run = f"2026-11-30T10:{number:02d}:00Z"
+        path = save(machine, "abcdef0123", run, medians)
+        lines = drift.check(path, run)
+    return path, lines
+
+
+def test_the_first_run_of_some_code_has_nothing_to_check_against(tmp_path):
+    path, lines = run_in_turn(tmp_path, [times()])
+    assert flagged(path) == set()
+    assert len(lines) == 1
+    assert "no earlier run of the same code here for 3 groups" in lines[0]
+    kept = json.loads((tmp_path / "ffbench-flags" / drift.STATE_FILE).read_text())["runs"]
+    assert [set(r["points"]) for r in kept] == [set(times())]
+
+
+def test_a_run_slow_throughout_is_flagged_group_by_group(tmp_path):
+    calm = [times({"numpy": 1.0}), times({"numpy": 1.01, "autograd-cpu": 0.99}), times()]
+    slow = times({"autograd-cpu": 1.15, "torch-cpu": 1.03})
+    path, lines = run_in_turn(tmp_path, [*calm, slow])
+    assert flagged(path) == {label("autograd-cpu", b) for b in BATCHES}
+    assert "autograd-cpu/1t 1.15x" in lines[0]
+    assert "their 4 step points are flagged disturbed" in lines[0]
+    assert "2 groups within 7%" in lines[1]
+    why = gate.read_disturbed(path.parent / "ffbench-flags" / f"{path.stem}.jsonl")
+    assert why == {label("autograd-cpu", b) for b in BATCHES}
+
+
+def test_one_slow_run_among_the_recent_ones_does_not_move_the_baseline(tmp_path):
+    slow = times({"numpy": 1.3, "torch-cpu": 1.3, "autograd-cpu": 1.3})
+    path, lines = run_in_turn(tmp_path, [times(), slow, times(), times({"numpy": 1.02})])
+    assert flagged(path) == set()
+    steady = "3 groups within 7% of this machine's recent runs of the same code"
+    assert lines == [f"whole-run check: {steady} (furthest: numpy/1t 1.02x)"]
+
+
+def test_a_faster_run_says_the_earlier_runs_were_slow_and_stands(tmp_path):
+    path, lines = run_in_turn(tmp_path, [times({"torch-cpu": 1.2}), times()])
+    assert flagged(path) == set()
+    assert "faster than this machine's recent runs of the same code: torch-cpu/1t 0.83x" in lines[0]
+
+
+def test_points_the_run_flagged_itself_are_left_out_and_too_few_leave_a_group_unchecked(tmp_path):
+    machine = tmp_path
+    save(machine, "abcdef0123", "r1", times())
+    drift.check(machine / f"abcdef01-{ENV}.json", "r1")
+    slow = times({"numpy": 1.5})
+    disturbed = {label("numpy", b) for b in BATCHES[:2]}
+    path = save(machine, "abcdef0123", "r2", slow, disturbed)
+    lines = drift.check(path, "r2")
+    assert flagged(path) == disturbed  # two numpy points left: fewer than MIN_POINTS
+    assert any("no earlier run of the same code here for 1 groups (numpy/1t)" in x for x in lines)
+
+
+def test_changed_code_starts_its_groups_history_afresh(tmp_path):
+    root = tmp_path / "checkout"
+    for package in ("impls", "benchmarks"):
+        shutil.copytree(REPO / package, root / package)
+
+    def prints() -> dict[str, str]:
+        return {m: drift.fingerprint(m, ENV, root) for m in
+                ("impls.numpy_backprop", "impls.torch_autograd", "impls.custom_function")}  # fmt: skip
+
+    before = prints()
+    assert len(set(before.values())) == 3
+    autograd = root / "impls" / "torch_autograd.py"
+    autograd.write_text(autograd.read_text() + "\n# changed\n")
+    after = prints()
+    assert after["impls.numpy_backprop"] == before["impls.numpy_backprop"]
+    assert after["impls.torch_autograd"] != before["impls.torch_autograd"]
+    # custom_function builds on torch_autograd: its step changed too
+    assert after["impls.custom_function"] != before["impls.custom_function"]
+    protocol = root / "benchmarks" / "protocol.py"
+    protocol.write_text(protocol.read_text() + "\n# changed\n")
+    assert prints()["impls.numpy_backprop"] != after["impls.numpy_backprop"]
+    assert (
+        drift.fingerprint("impls.numpy_backprop", "other-env", root)
+        != prints()["impls.numpy_backprop"]
+    )
+
+
+def test_runs_of_other_code_are_not_a_baseline():
+    history = [{"run": "r1", "fingerprints": {"numpy/1t": "old"}, "points": times()}]
+    found, unchecked = drift.shifts(times({"numpy": 2.0}), {"numpy/1t": "new"}, history)
+    assert found == []
+    assert unchecked == ["autograd-cpu/1t", "numpy/1t", "torch-cpu/1t"]
+
+
+def test_the_runner_checks_the_files_this_run_saved_and_only_with_the_fixed_layout(
+    tmp_path, capsys
+):
+    commit = "abcdef0123"
+    save(tmp_path, commit, "r1", times())
+    drift.check(tmp_path / f"abcdef01-{ENV}.json", "r1")
+    save(tmp_path, commit, "r2", times({"numpy": 1.2}))
+    whole_run_check(tmp_path, commit, "r2", layout.RANDOM)
+    assert "whole-run check: skipped (the address layout is not fixed" in capsys.readouterr().out
+    whole_run_check(tmp_path, commit, "r3", layout.FIXED)  # saved nothing: nothing checked
+    assert capsys.readouterr().out == ""
+    whole_run_check(tmp_path, commit, "r2", layout.FIXED)
+    assert "numpy/1t 1.20x" in capsys.readouterr().out
+    assert flagged(tmp_path / f"abcdef01-{ENV}.json") == {label("numpy", b) for b in BATCHES}
+
+
+@pytest.mark.parametrize("text", ["", "not json", '{"runs": [{"run": "r1"}]}', '["a list"]'])
+def test_a_bad_history_file_is_no_history(tmp_path, text):
+    (tmp_path / "ffbench-flags").mkdir()
+    (tmp_path / "ffbench-flags" / drift.STATE_FILE).write_text(text)
+    path = save(tmp_path, "abcdef0123", "r1", times())
+    lines = drift.check(path, "r1")
+    assert "no earlier run of the same code" in lines[0]
+    kept = json.loads((tmp_path / "ffbench-flags" / drift.STATE_FILE).read_text())["runs"]
+    assert len(kept) == 1
