@@ -118,11 +118,17 @@ def baseline(label: str, code: str, history: list[dict]) -> tuple[float, int] | 
     return (statistics.median_low(values), len(values)) if values else None
 
 
+#: Why a group went unchecked, as `describe` words it.
+NEW = "no earlier run of the same code here for"
+FEW = "too few undisturbed points to judge"
+
+
 def shifts(
-    times: dict[str, float], prints: dict[str, str], history: list[dict]
-) -> tuple[list[Shift], list[str]]:
-    """(each group's `Shift`, the groups with no earlier run of the same code to compare with).
-    ``times``: this run's undisturbed step times by label; ``prints``: fingerprints by group."""
+    times: dict[str, float], prints: dict[str, str], history: list[dict], groups: set[str]
+) -> tuple[list[Shift], dict[str, str]]:
+    """(the `Shift` of each of ``groups`` that can be judged, {group: why not} for the others:
+    `NEW` or `FEW`). ``times``: this run's undisturbed step times by label; ``prints``: the
+    fingerprints by group."""
     ratios: dict[str, list[float]] = {}
     runs: dict[str, int] = {}
     for label, seconds in times.items():
@@ -131,16 +137,21 @@ def shifts(
         if base is not None:
             ratios.setdefault(group, []).append(seconds / base[0])
             runs[group] = max(runs.get(group, 0), base[1])
-    found = [
-        Shift(group, statistics.median(rs), len(rs), runs[group])
-        for group, rs in sorted(ratios.items())
-        if len(rs) >= MIN_POINTS
-    ]
-    unchecked = sorted({g for g in map(group_of, times) if g} - {s.group for s in found})
+    found, unchecked = [], {}
+    for group in sorted(groups):
+        code = prints.get(group)
+        if code is None or not any(run["fingerprints"].get(group) == code for run in history):
+            unchecked[group] = NEW
+        elif len(ratios.get(group, [])) < MIN_POINTS:
+            unchecked[group] = FEW
+        else:
+            found.append(
+                Shift(group, statistics.median(ratios[group]), len(ratios[group]), runs[group])
+            )
     return found, unchecked
 
 
-def describe(found: list[Shift], unchecked: list[str], flagged: int) -> list[str]:
+def describe(found: list[Shift], unchecked: dict[str, str], flagged: int) -> list[str]:
     """What the check tells the user, a line each."""
     lines = []
     slow = [s for s in found if s.slow]
@@ -165,12 +176,13 @@ def describe(found: list[Shift], unchecked: list[str], flagged: int) -> list[str
             f"whole-run check: {len(steady)} groups within {TOLERANCE:.0%} of this machine's"
             f" recent runs of the same code (furthest: {worst.group} {worst.ratio:.2f}x)"
         )
-    if unchecked:
-        lines.append(
-            f"whole-run check: no earlier run of the same code here for {len(unchecked)}"
-            f" groups ({', '.join(unchecked[:4])}{', ...' if len(unchecked) > 4 else ''}):"
-            " nothing to check them against"
-        )
+    for why in (NEW, FEW):
+        named = [group for group, reason in unchecked.items() if reason == why]
+        if named:
+            more = ", ..." if len(named) > 4 else ""
+            lines.append(
+                f"whole-run check: {why} {len(named)} groups ({', '.join(named[:4])}{more})"
+            )
     return lines
 
 
@@ -206,7 +218,7 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
     times = {k: t.median for k, t in timings.items() if not t.disturbed}
     state = results_file.parent / "ffbench-flags" / STATE_FILE
     history = _read_history(state)
-    found, unchecked = shifts(times, prints, history)
+    found, unchecked = shifts(times, prints, history, groups)
     slow = {s.group: s for s in found if s.slow}
     flagged = [label for label in timings if group_of(label) in slow]
     if flagged:

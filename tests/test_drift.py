@@ -83,8 +83,8 @@ def run_in_turn(machine: Path, runs: list[dict[str, float]]) -> tuple[Path, list
 def test_the_first_run_of_some_code_has_nothing_to_check_against(tmp_path):
     path, lines = run_in_turn(tmp_path, [times()])
     assert flagged(path) == set()
-    assert len(lines) == 1
-    assert "no earlier run of the same code here for 3 groups" in lines[0]
+    groups = "(autograd-cpu/1t, numpy/1t, torch-cpu/1t)"
+    assert lines == [f"whole-run check: {drift.NEW} 3 groups {groups}"]
     kept = json.loads((tmp_path / "ffbench-flags" / drift.STATE_FILE).read_text())["runs"]
     assert [set(r["points"]) for r in kept] == [set(times())]
 
@@ -124,7 +124,7 @@ def test_points_the_run_flagged_itself_are_left_out_and_too_few_leave_a_group_un
     path = save(machine, "abcdef0123", "r2", slow, disturbed)
     lines = drift.check(path, "r2")
     assert flagged(path) == disturbed  # two numpy points left: fewer than MIN_POINTS
-    assert any("no earlier run of the same code here for 1 groups (numpy/1t)" in x for x in lines)
+    assert "too few undisturbed points to judge 1 groups (numpy/1t)" in lines[-1]
 
 
 def test_changed_code_starts_its_groups_history_afresh(tmp_path):
@@ -156,9 +156,12 @@ def test_changed_code_starts_its_groups_history_afresh(tmp_path):
 
 def test_runs_of_other_code_are_not_a_baseline():
     history = [{"run": "r1", "fingerprints": {"numpy/1t": "old"}, "points": times()}]
-    found, unchecked = drift.shifts(times({"numpy": 2.0}), {"numpy/1t": "new"}, history)
-    assert found == []
-    assert unchecked == ["autograd-cpu/1t", "numpy/1t", "torch-cpu/1t"]
+    groups = {"numpy/1t", "torch-cpu/1t"}
+    prints = {"numpy/1t": "new", "torch-cpu/1t": "old"}
+    history[0]["fingerprints"]["torch-cpu/1t"] = "old"
+    found, unchecked = drift.shifts(times({"numpy": 2.0}), prints, history, groups)
+    assert [s.group for s in found] == ["torch-cpu/1t"]
+    assert unchecked == {"numpy/1t": drift.NEW}
 
 
 def test_the_runner_checks_the_files_this_run_saved_and_only_with_the_fixed_layout(
