@@ -8,9 +8,9 @@ implementation's points; numpy's 4%) from start to end, while the numpy referenc
 its best (1.06x in calm runs) and the two rounds of each point agreed; the next run was back.
 
 The same code measured again does see it. Between back-to-back main jobs of unchanged step code
-there, each implementation's median change over its points stayed within 4% (16 pairs of runs,
-address layout fixed), while runs in a slow state moved 8-21% and a busy loop on the other core
-7%. So after a run of the working tree (``--set-commit-hash``), for each group of step points
+there, each implementation's median change over its one-thread points stayed within 4%, over
+its all-core points within 6% (16 pairs of runs, address layout fixed), while runs in a slow
+state moved 8-21% and a busy loop on the other core 7%. So after a run of the working tree (``--set-commit-hash``), for each group of step points
 (one implementation at one thread count) with at least `MIN_POINTS` undisturbed points, the
 harness takes the median over them of this run's time over the point's time in this machine's
 recent runs of the same code (`baseline`); past `TOLERANCE` slower, every step point of the
@@ -18,12 +18,13 @@ group is flagged disturbed in this run's sidecar (`benchmarks.flags`), with the 
 reason. A group faster by as much is reported: the earlier runs were the slow ones.
 
 "The same code" is `fingerprint`: the implementation's module and the `impls` modules it
-imports, the registry, the measuring code (`benchmarks`) and asv's environment name (python
-and the libraries it was built with). A change to any of them starts the group's history
-afresh, so a machine's first run, and the first after a change, have nothing to be checked
-against and say so. The history is a file beside the flags (`STATE_FILE`). A randomised
-address layout (`benchmarks.layout`) moved whole implementations by up to 9% between calm runs
-here, so runs without the fixed layout are neither checked nor kept.
+imports, the registry, the code that times a step (`benchmarks.bench_step` and what it
+imports, `benchmarks.layout`) and asv's environment name (python and the libraries it was
+built with). A change to any of them starts the group's history afresh, so a machine's first
+run, and the first after a change, have nothing to be checked against and say so. The history
+is a file beside the flags (`STATE_FILE`). A randomised address layout (`benchmarks.layout`)
+moved whole implementations by up to 9% between calm runs here, so runs without the fixed
+layout are neither checked nor kept.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ STATE_FILE = "runs.json"
 
 ROOT = Path(__file__).resolve().parents[1]
 _IMPORT = re.compile(r"^(?:from|import) impls\.(\w+)", re.MULTILINE)
+_RELATIVE = re.compile(r"^from \.(\w+) import", re.MULTILINE)
+_SIBLINGS = re.compile(r"^from \. import ([\w, ]+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -85,24 +88,34 @@ def group_of(label: str) -> str | None:
 def fingerprint(module: str, env_name: str, root: Path = ROOT) -> str:
     """A hash of what an implementation's step time depends on in this checkout: its module
     (``impls.<name>``) and the `impls` modules it imports (transitively), the registry and
-    package that create it, every measuring module of `benchmarks`, and asv's environment
-    name. The libraries themselves are named by the environment, not hashed."""
-    todo, seen = [module.removeprefix("impls.")], set()
+    package that create it, the benchmark that times it (`benchmarks.bench_step` and the
+    modules it imports, and `benchmarks.layout`), and asv's environment name. The libraries
+    themselves are named by the environment, not hashed; the runner, the gate, this check and
+    the reports do not change a step time and are left out."""
+    impls = _closure(root / "impls", [module.removeprefix("impls."), "__init__", "registry"])
+    measuring = _closure(root / "benchmarks", ["bench_step", "layout"])
+    digest = hashlib.sha256(env_name.encode())
+    for path in [*impls, *measuring]:
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _closure(package: Path, names: list[str]) -> list[Path]:
+    """The files of ``names`` in ``package`` and of the package's modules they import, in
+    turn (``from impls.x import``, ``import impls.x``, ``from .x import``, ``from . import x``)."""
+    todo, seen = list(names), set()
     while todo:
         name = todo.pop()
-        path = root / "impls" / f"{name}.py"
+        path = package / f"{name}.py"
         if name in seen or not path.is_file():
             continue
         seen.add(name)
-        todo += _IMPORT.findall(path.read_text(encoding="utf-8"))
-    files = [root / "impls" / f"{name}.py" for name in sorted(seen | {"__init__", "registry"})]
-    files += sorted((root / "benchmarks").glob("*.py"))
-    digest = hashlib.sha256(env_name.encode())
-    for path in files:
-        if path.is_file():
-            digest.update(path.relative_to(root).as_posix().encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+        text = path.read_text(encoding="utf-8")
+        todo += _IMPORT.findall(text) + _RELATIVE.findall(text)
+        for group in _SIBLINGS.findall(text):
+            todo += [n.strip() for n in group.split(",")]
+    return [package / f"{name}.py" for name in sorted(seen)]
 
 
 def baseline(label: str, code: str, history: list[dict]) -> tuple[float, int] | None:
@@ -119,8 +132,8 @@ def baseline(label: str, code: str, history: list[dict]) -> tuple[float, int] | 
 
 
 #: Why a group went unchecked, as `describe` words it.
-NEW = "no earlier run of the same code here for"
-FEW = "too few undisturbed points to judge"
+NEW = "no earlier run of the same code here, nothing to check against"
+FEW = f"fewer than {MIN_POINTS} undisturbed points, not judged"
 
 
 def shifts(
@@ -180,9 +193,7 @@ def describe(found: list[Shift], unchecked: dict[str, str], flagged: int) -> lis
         named = [group for group, reason in unchecked.items() if reason == why]
         if named:
             more = ", ..." if len(named) > 4 else ""
-            lines.append(
-                f"whole-run check: {why} {len(named)} groups ({', '.join(named[:4])}{more})"
-            )
+            lines.append(f"whole-run check: {why}: {', '.join(named[:4])}{more}")
     return lines
 
 
