@@ -10,17 +10,16 @@ its best (1.06x in calm runs) and the two rounds of each point agreed; the next 
 The same code measured again does see it. Between back-to-back main jobs of unchanged step code
 there, each implementation's median change over its one-thread points stayed within 4%, over
 its all-core points within 6% (16 pairs of runs, address layout fixed), while runs in a slow
-state moved 8-21% and a busy loop on the other core 7%. So after a run of the working tree (``--set-commit-hash``), for each group of step points
-(one implementation at one thread count) with at least `MIN_POINTS` undisturbed points, the
-harness takes the median over them of this run's time over the point's time in this machine's
+state moved 8-21% and a busy loop on the other core 7%. So after a run of the working tree (``--set-commit-hash``), for each implementation with at
+least `MIN_POINTS` undisturbed step points (one-thread and all-core alike), the harness takes the median over them of this run's time over the point's time in this machine's
 recent runs of the same code (`baseline`); past `TOLERANCE` slower, every step point of the
-group is flagged disturbed in this run's sidecar (`benchmarks.flags`), with the ratio as the
-reason. A group faster by as much is reported: the earlier runs were the slow ones.
+implementation is flagged disturbed in this run's sidecar (`benchmarks.flags`), with the ratio as the
+reason. An implementation faster by as much is reported: the earlier runs were the slow ones.
 
 "The same code" is `fingerprint`: the implementation's module and the `impls` modules it
 imports, the registry, the code that times a step (`benchmarks.bench_step` and what it
 imports, `benchmarks.layout`) and asv's environment name (python and the libraries it was
-built with). A change to any of them starts the group's history afresh, so a machine's first
+built with). A change to any of them starts the implementation's history afresh, so a machine's first
 run, and the first after a change, have nothing to be checked against and say so. The history
 is a file beside the flags (`STATE_FILE`). A randomised address layout (`benchmarks.layout`)
 moved whole implementations by up to 9% between calm runs here, so runs without the fixed
@@ -42,15 +41,18 @@ from impls.point import Point
 from . import gate
 
 BENCHMARK = gate.BENCHMARK
-#: A group this much slower (median over its points) than the machine's recent runs of the
-#: same code is flagged; as much faster is reported (see the module docstring for the figures).
+#: An implementation this much slower (median over its points) than the machine's recent runs
+#: of the same code is flagged; as much faster is reported (the figures: the module docstring).
 TOLERANCE = 0.07
-#: Fewer undisturbed points than this in a group and its median is no measure of the run.
+#: Fewer undisturbed points than this and a median is no measure of the run.
 MIN_POINTS = 3
 #: Runs of the same code a point's baseline is taken from (the newest), and runs kept in all.
 BASELINE_RUNS = 5
 KEPT_RUNS = 12
 STATE_FILE = "runs.json"
+#: Why an implementation went unjudged, as `describe` words it.
+NEW = "no earlier run of the same code here, nothing to check against"
+FEW = f"fewer than {MIN_POINTS} undisturbed points, not judged"
 
 ROOT = Path(__file__).resolve().parents[1]
 _IMPORT = re.compile(r"^(?:from|import) impls\.(\w+)", re.MULTILINE)
@@ -60,12 +62,11 @@ _SIBLINGS = re.compile(r"^from \. import ([\w, ]+)$", re.MULTILINE)
 
 @dataclass(frozen=True)
 class Shift:
-    """One group's change against the machine's recent runs of the same code."""
+    """One implementation's change against the machine's recent runs of the same code."""
 
-    group: str  # "<implementation>/<threads>t"
-    ratio: float  # median over the group's points of this run's time over the baseline
+    impl: str
+    ratio: float  # median over its points of this run's time over the point's baseline
     points: int
-    runs: int  # earlier runs the baselines came from (at most)
 
     @property
     def slow(self) -> bool:
@@ -76,13 +77,12 @@ class Shift:
         return self.ratio * (1 + TOLERANCE) < 1
 
 
-def group_of(label: str) -> str | None:
-    """``"<implementation>/<threads>t"`` for a step label; None for any other label."""
+def impl_of(label: str) -> str | None:
+    """The implementation a step label names; None for any other label."""
     try:
-        point = Point.parse(label)
+        return Point.parse(label).impl
     except ValueError:
         return None
-    return f"{point.impl}/{point.threads}t"
 
 
 def fingerprint(module: str, env_name: str, root: Path = ROOT) -> str:
@@ -113,91 +113,122 @@ def _closure(package: Path, names: list[str]) -> list[Path]:
         seen.add(name)
         text = path.read_text(encoding="utf-8")
         todo += _IMPORT.findall(text) + _RELATIVE.findall(text)
-        for group in _SIBLINGS.findall(text):
-            todo += [n.strip() for n in group.split(",")]
+        for siblings in _SIBLINGS.findall(text):
+            todo += [n.strip() for n in siblings.split(",")]
     return [package / f"{name}.py" for name in sorted(seen)]
 
 
-def baseline(label: str, code: str, history: list[dict]) -> tuple[float, int] | None:
-    """(the point's time in the newest `BASELINE_RUNS` runs of the same code, their number), or
-    None when none measured it undisturbed. The lower median: one or two slow runs among the
-    recent ones do not move it; a machine that became slower for good moves it after three."""
-    group = group_of(label)
+def baseline(label: str, code: str, history: list[dict]) -> float | None:
+    """The point's time in the newest `BASELINE_RUNS` runs of the same code (``code``: the
+    implementation's fingerprint), or None when none measured it undisturbed. The lower
+    median: one or two slow runs among the recent ones do not move it; a machine that became
+    slower for good moves it after three."""
+    impl = impl_of(label)
     values = [
         run["points"][label]
         for run in reversed(history)
-        if run["fingerprints"].get(group) == code and label in run["points"]
+        if run["fingerprints"].get(impl) == code and label in run["points"]
     ][:BASELINE_RUNS]
-    return (statistics.median_low(values), len(values)) if values else None
-
-
-#: Why a group went unchecked, as `describe` words it.
-NEW = "no earlier run of the same code here, nothing to check against"
-FEW = f"fewer than {MIN_POINTS} undisturbed points, not judged"
+    return statistics.median_low(values) if values else None
 
 
 def shifts(
-    times: dict[str, float], prints: dict[str, str], history: list[dict], groups: set[str]
+    times: dict[str, float], prints: dict[str, str], history: list[dict]
 ) -> tuple[list[Shift], dict[str, str]]:
-    """(the `Shift` of each of ``groups`` that can be judged, {group: why not} for the others:
-    `NEW` or `FEW`). ``times``: this run's undisturbed step times by label; ``prints``: the
-    fingerprints by group."""
+    """(the `Shift` of each implementation in ``prints`` that can be judged, {implementation:
+    `NEW` or `FEW`} for the others). ``times``: this run's undisturbed step times by label;
+    ``prints``: this run's fingerprint of each implementation it measured."""
     ratios: dict[str, list[float]] = {}
-    runs: dict[str, int] = {}
     for label, seconds in times.items():
-        group = group_of(label)
-        base = baseline(label, prints.get(group, ""), history) if group else None
+        impl = impl_of(label)
+        base = baseline(label, prints[impl], history) if impl in prints else None
         if base is not None:
-            ratios.setdefault(group, []).append(seconds / base[0])
-            runs[group] = max(runs.get(group, 0), base[1])
-    found, unchecked = [], {}
-    for group in sorted(groups):
-        code = prints.get(group)
-        if code is None or not any(run["fingerprints"].get(group) == code for run in history):
-            unchecked[group] = NEW
-        elif len(ratios.get(group, [])) < MIN_POINTS:
-            unchecked[group] = FEW
+            ratios.setdefault(impl, []).append(seconds / base)
+    found, unjudged = [], {}
+    for impl, code in sorted(prints.items()):
+        rs = ratios.get(impl, [])
+        if not any(run["fingerprints"].get(impl) == code for run in history):
+            unjudged[impl] = NEW
+        elif len(rs) < MIN_POINTS:
+            unjudged[impl] = FEW
         else:
-            found.append(
-                Shift(group, statistics.median(ratios[group]), len(ratios[group]), runs[group])
-            )
-    return found, unchecked
+            found.append(Shift(impl, statistics.median(rs), len(rs)))
+    return found, unjudged
 
 
-def describe(found: list[Shift], unchecked: dict[str, str], flagged: int) -> list[str]:
+def describe(found: list[Shift], unjudged: dict[str, str], flagged: int) -> list[str]:
     """What the check tells the user, a line each."""
     lines = []
+    recent = "this machine's recent runs of the same code"
     slow = [s for s in found if s.slow]
     fast = [s for s in found if s.fast]
     if slow:
         lines.append(
-            "whole-run check: slower than this machine's recent runs of the same code: "
-            + ", ".join(f"{s.group} {s.ratio:.2f}x" for s in slow)
+            f"whole-run check: slower than {recent}: "
+            + ", ".join(f"{s.impl} {s.ratio:.2f}x" for s in slow)
             + f"; their {flagged} step points are flagged disturbed (the machine ran slow for"
             " the whole run: rerun on a quieter machine)"
         )
     if fast:
         lines.append(
-            "whole-run check: faster than this machine's recent runs of the same code: "
-            + ", ".join(f"{s.group} {s.ratio:.2f}x" for s in fast)
+            f"whole-run check: faster than {recent}: "
+            + ", ".join(f"{s.impl} {s.ratio:.2f}x" for s in fast)
             + " (those runs probably ran slow; this one stands)"
         )
     steady = [s for s in found if not s.slow and not s.fast]
     if steady:
         worst = max(steady, key=lambda s: abs(math.log(s.ratio)))
         lines.append(
-            f"whole-run check: {len(steady)} groups within {TOLERANCE:.0%} of this machine's"
-            f" recent runs of the same code (furthest: {worst.group} {worst.ratio:.2f}x)"
+            f"whole-run check: {len(steady)} implementations within {TOLERANCE:.0%} of {recent}"
+            f" (furthest: {worst.impl} {worst.ratio:.2f}x)"
         )
     for why in (NEW, FEW):
-        named = [group for group, reason in unchecked.items() if reason == why]
+        named = [impl for impl, reason in unjudged.items() if reason == why]
         if named:
-            more = ", ..." if len(named) > 4 else ""
-            lines.append(f"whole-run check: {why}: {', '.join(named[:4])}{more}")
+            lines.append(f"whole-run check: {why}: {', '.join(named)}")
     return lines
 
 
+def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
+    """Compare the step times ``run`` saved in ``results_file`` with the machine's recent runs
+    of the same code, flag the implementations that ran slow, keep this run in the history;
+    the lines to print. The history lives beside the flags of ``results_file``'s machine."""
+    from impls import registry
+
+    timings = gate.read_file(results_file, BENCHMARK)
+    env_name = results_file.stem.split("-", 1)[-1]
+    measured = {impl_of(label) for label in timings} & set(registry.names())
+    prints = {i: fingerprint(registry.entry(i).module, env_name, root) for i in measured}
+    times = {k: t.median for k, t in timings.items() if not t.disturbed}
+    flags_dir = results_file.parent / "ffbench-flags"
+    history = _read_history(flags_dir / STATE_FILE)
+    found, unjudged = shifts(times, prints, history)
+    slow = {s.impl: s for s in found if s.slow}
+    flagged = [label for label in timings if impl_of(label) in slow]
+    _flag(flags_dir / f"{results_file.stem}.jsonl", run, {k: slow[impl_of(k)] for k in flagged})
+    entry = {"run": run, "fingerprints": prints, "points": times}
+    _write_history(flags_dir / STATE_FILE, [*history, entry][-KEPT_RUNS:])
+    return describe(found, unjudged, len(flagged))
+
+
+def _flag(sidecar: Path, run: str, shifted: dict[str, Shift]) -> None:
+    """Lines in ``run``'s flags (`reports.flags` reads them) that mark each point disturbed by
+    its implementation's shift."""
+    if not shifted:
+        return
+    with sidecar.open("a", encoding="utf-8") as out:
+        for label, s in shifted.items():
+            why = (
+                f"the whole run ran slow: {s.impl}'s points read a median {s.ratio:.2f}x this"
+                f" machine's recent runs of the same code ({s.points} points)"
+            )
+            line = {"run": run, "benchmark": BENCHMARK, "point": label, "disturbed": True}
+            line |= {"whole_run_ratio": s.ratio, "why": why}
+            out.write(json.dumps(line, sort_keys=True) + "\n")
+
+
 def _read_history(path: Path) -> list[dict]:
+    """The kept runs; none from a missing or unreadable file (it is rewritten after the run)."""
     try:
         runs = json.loads(path.read_text(encoding="utf-8")).get("runs", [])
     except (OSError, ValueError, AttributeError):
@@ -211,53 +242,8 @@ def _read_history(path: Path) -> list[dict]:
     ]
 
 
-def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
-    """Compare the step times ``run`` saved in ``results_file`` with the machine's recent runs
-    of the same code, flag the groups that ran slow, keep this run in the history; the lines to
-    print. The history lives beside the flags of ``results_file``'s machine."""
-    from impls import registry
-
-    timings = gate.read_file(results_file, BENCHMARK)
-    env_name = results_file.stem.split("-", 1)[-1]
-    modules = {name: registry.entry(name).module for name in registry.names()}
-    groups = {g for g in map(group_of, timings) if g}
-    prints = {
-        g: fingerprint(modules[g.split("/")[0]], env_name, root)
-        for g in groups
-        if g.split("/")[0] in modules
-    }
-    times = {k: t.median for k, t in timings.items() if not t.disturbed}
-    state = results_file.parent / "ffbench-flags" / STATE_FILE
-    history = _read_history(state)
-    found, unchecked = shifts(times, prints, history, groups)
-    slow = {s.group: s for s in found if s.slow}
-    flagged = [label for label in timings if group_of(label) in slow]
-    if flagged:
-        sidecar = results_file.parent / "ffbench-flags" / f"{results_file.stem}.jsonl"
-        with sidecar.open("a", encoding="utf-8") as out:
-            for label in flagged:
-                s = slow[group_of(label)]
-                why = (
-                    f"the whole run ran slow: {s.group}'s points read a median {s.ratio:.2f}x"
-                    f" this machine's recent runs of the same code ({s.points} points)"
-                )
-                out.write(
-                    json.dumps(
-                        {
-                            "run": run,
-                            "benchmark": BENCHMARK,
-                            "point": label,
-                            "disturbed": True,
-                            "whole_run_ratio": s.ratio,
-                            "why": why,
-                        },
-                        sort_keys=True,
-                    )
-                    + "\n"
-                )
-    entry = {"run": run, "fingerprints": prints, "points": times}
-    state.parent.mkdir(parents=True, exist_ok=True)
-    tmp = state.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"runs": [*history, entry][-KEPT_RUNS:]}, sort_keys=True))
-    tmp.replace(state)
-    return describe(found, unchecked, len(flagged))
+def _write_history(path: Path, runs: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"runs": runs}, sort_keys=True))
+    tmp.replace(path)

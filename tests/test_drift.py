@@ -83,8 +83,7 @@ def run_in_turn(machine: Path, runs: list[dict[str, float]]) -> tuple[Path, list
 def test_the_first_run_of_some_code_has_nothing_to_check_against(tmp_path):
     path, lines = run_in_turn(tmp_path, [times()])
     assert flagged(path) == set()
-    groups = "autograd-cpu/1t, numpy/1t, torch-cpu/1t"
-    assert lines == [f"whole-run check: {drift.NEW}: {groups}"]
+    assert lines == [f"whole-run check: {drift.NEW}: autograd-cpu, numpy, torch-cpu"]
     kept = json.loads((tmp_path / "ffbench-flags" / drift.STATE_FILE).read_text())["runs"]
     assert [set(r["points"]) for r in kept] == [set(times())]
 
@@ -94,9 +93,9 @@ def test_a_run_slow_throughout_is_flagged_group_by_group(tmp_path):
     slow = times({"autograd-cpu": 1.15, "torch-cpu": 1.03})
     path, lines = run_in_turn(tmp_path, [*calm, slow])
     assert flagged(path) == {label("autograd-cpu", b) for b in BATCHES}
-    assert "autograd-cpu/1t 1.15x" in lines[0]
+    assert "autograd-cpu 1.15x" in lines[0]
     assert "their 4 step points are flagged disturbed" in lines[0]
-    assert "2 groups within 7%" in lines[1]
+    assert "2 implementations within 7%" in lines[1]
     why = gate.read_disturbed(path.parent / "ffbench-flags" / f"{path.stem}.jsonl")
     assert why == {label("autograd-cpu", b) for b in BATCHES}
 
@@ -105,14 +104,14 @@ def test_one_slow_run_among_the_recent_ones_does_not_move_the_baseline(tmp_path)
     slow = times({"numpy": 1.3, "torch-cpu": 1.3, "autograd-cpu": 1.3})
     path, lines = run_in_turn(tmp_path, [times(), slow, times(), times({"numpy": 1.02})])
     assert flagged(path) == set()
-    steady = "3 groups within 7% of this machine's recent runs of the same code"
-    assert lines == [f"whole-run check: {steady} (furthest: numpy/1t 1.02x)"]
+    steady = "3 implementations within 7% of this machine's recent runs of the same code"
+    assert lines == [f"whole-run check: {steady} (furthest: numpy 1.02x)"]
 
 
 def test_a_faster_run_says_the_earlier_runs_were_slow_and_stands(tmp_path):
     path, lines = run_in_turn(tmp_path, [times({"torch-cpu": 1.2}), times()])
     assert flagged(path) == set()
-    assert "faster than this machine's recent runs of the same code: torch-cpu/1t 0.83x" in lines[0]
+    assert "faster than this machine's recent runs of the same code: torch-cpu 0.83x" in lines[0]
 
 
 def test_points_the_run_flagged_itself_are_left_out_and_too_few_leave_a_group_unchecked(tmp_path):
@@ -124,7 +123,7 @@ def test_points_the_run_flagged_itself_are_left_out_and_too_few_leave_a_group_un
     path = save(machine, "abcdef0123", "r2", slow, disturbed)
     lines = drift.check(path, "r2")
     assert flagged(path) == disturbed  # two numpy points left: fewer than MIN_POINTS
-    assert lines[-1] == f"whole-run check: {drift.FEW}: numpy/1t"
+    assert lines[-1] == f"whole-run check: {drift.FEW}: numpy"
 
 
 def test_changed_code_starts_its_groups_history_afresh(tmp_path):
@@ -158,13 +157,13 @@ def test_changed_code_starts_its_groups_history_afresh(tmp_path):
 
 
 def test_runs_of_other_code_are_not_a_baseline():
-    history = [{"run": "r1", "fingerprints": {"numpy/1t": "old"}, "points": times()}]
-    groups = {"numpy/1t", "torch-cpu/1t"}
-    prints = {"numpy/1t": "new", "torch-cpu/1t": "old"}
-    history[0]["fingerprints"]["torch-cpu/1t"] = "old"
-    found, unchecked = drift.shifts(times({"numpy": 2.0}), prints, history, groups)
-    assert [s.group for s in found] == ["torch-cpu/1t"]
-    assert unchecked == {"numpy/1t": drift.NEW}
+    history = [
+        {"run": "r1", "fingerprints": {"numpy": "old", "torch-cpu": "old"}, "points": times()}
+    ]
+    prints = {"numpy": "new", "torch-cpu": "old"}
+    found, unjudged = drift.shifts(times({"numpy": 2.0, "torch-cpu": 1.1}), prints, history)
+    assert [(s.impl, round(s.ratio, 3)) for s in found] == [("torch-cpu", 1.1)]
+    assert unjudged == {"numpy": drift.NEW}
 
 
 def test_the_runner_checks_the_files_this_run_saved_and_only_with_the_fixed_layout(
@@ -179,7 +178,7 @@ def test_the_runner_checks_the_files_this_run_saved_and_only_with_the_fixed_layo
     whole_run_check(tmp_path, commit, "r3", layout.FIXED)  # saved nothing: nothing checked
     assert capsys.readouterr().out == ""
     whole_run_check(tmp_path, commit, "r2", layout.FIXED)
-    assert "numpy/1t 1.20x" in capsys.readouterr().out
+    assert "numpy 1.20x" in capsys.readouterr().out
     assert flagged(tmp_path / f"abcdef01-{ENV}.json") == {label("numpy", b) for b in BATCHES}
 
 
