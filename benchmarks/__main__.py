@@ -187,17 +187,22 @@ def run(argv: list[str]) -> int:
 
 def whole_run_check(machine_results: Path, commit: str, run_id: str, address_layout: str) -> None:
     """`benchmarks.drift` on the results this run of the working tree saved (a commit set with
-    ``--set-commit-hash``: the code that ran is the code here); only with the fixed layout."""
+    ``--set-commit-hash``: the code that ran is the code here); only with the fixed layout. A
+    results file it cannot read is named and left as it is."""
     if address_layout != layout.FIXED:
-        print("whole-run check: skipped (the address layout is not fixed, so each run is its"
-              " own draw)", flush=True)  # fmt: skip
+        print(
+            "whole-run check: skipped (the address layout is not fixed: each run is its own draw)"
+        )
         return
     marker = f'"run": "{run_id}"'
     for path in sorted(machine_results.glob(f"{commit[:8]}-*.json")):
         sidecar = machine_results / "ffbench-flags" / f"{path.stem}.jsonl"
         if sidecar.is_file() and marker in sidecar.read_text(encoding="utf-8"):
-            for line in drift.check(path, run_id):
-                print(line, flush=True)
+            try:
+                lines = drift.check(path, run_id)
+            except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
+                lines = [f"whole-run check: skipped {path}: {error}"]
+            print("\n".join(lines), flush=True)
 
 
 def run_env(grid: str, machine_results: Path, progress: str, commit: str | None) -> dict:

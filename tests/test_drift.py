@@ -182,6 +182,14 @@ def test_the_runner_checks_the_files_this_run_saved_and_only_with_the_fixed_layo
     assert flagged(tmp_path / f"abcdef01-{ENV}.json") == {label("numpy", b) for b in BATCHES}
 
 
+def test_a_results_file_the_check_cannot_read_is_named_and_left_as_it_is(tmp_path, capsys):
+    path = save(tmp_path, "abcdef0123", "r1", times())
+    path.write_text('{"result_columns": ["result"], "results": {"bench_step.Step.track_time": 1}}')
+    whole_run_check(tmp_path, "abcdef0123", "r1", layout.FIXED)
+    assert capsys.readouterr().out.startswith(f"whole-run check: skipped {path}: ")
+    assert not (tmp_path / "ffbench-flags" / drift.STATE_FILE).exists()
+
+
 @pytest.mark.parametrize("text", ["", "not json", '{"runs": [{"run": "r1"}]}', '["a list"]'])
 def test_a_bad_history_file_is_no_history(tmp_path, text):
     (tmp_path / "ffbench-flags").mkdir()
