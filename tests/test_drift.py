@@ -36,39 +36,40 @@ def times(scale: dict[str, float] | None = None) -> dict[str, float]:
 
 
 def save(machine: Path, commit: str, run: str, medians: dict[str, float], disturbed=()) -> Path:
-    """An asv results file of the step benchmark and its sidecar with ``run``'s lines, as a run
-    of the harness leaves them (asv overwrites the file of a commit it measures again)."""
-    labels = list(medians)
-    row = {
-        "result": [medians[k] for k in labels],
-        "params": [[repr(k) for k in labels]],
-        "stats_q_25": [medians[k] * 0.99 for k in labels],
-        "stats_q_75": [medians[k] * 1.01 for k in labels],
-    }
-    columns = list(row)
+    """An asv results file of the step benchmark (and paired ratios of the torch
+    implementations) and its sidecar with ``run``'s lines, as a run of the harness leaves them
+    (asv overwrites the file of a commit it measures again)."""
+    ratios = {k: 1.2 for k in medians if not k.startswith("numpy/")}
+    benchmarks = {drift.BENCHMARK: medians, drift.PAIRED: ratios}
+    columns = ["result", "params", "stats_q_25", "stats_q_75"]
     path = machine / f"{commit[:8]}-{ENV}.json"
     machine.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps(
-            {"result_columns": columns, "results": {drift.BENCHMARK: [row[c] for c in columns]}}
-        )
-    )
+    rows = {benchmark: _row(values) for benchmark, values in benchmarks.items()}
+    path.write_text(json.dumps({"result_columns": columns, "results": rows}))
     sidecar = machine / "ffbench-flags" / f"{path.stem}.jsonl"
     sidecar.parent.mkdir(exist_ok=True)
     with sidecar.open("a") as out:
-        for k in labels:
-            line = {
-                "run": run,
-                "benchmark": drift.BENCHMARK,
-                "point": k,
-                "disturbed": k in disturbed,
-            }
-            out.write(json.dumps(line) + "\n")
+        for benchmark, values in benchmarks.items():
+            for k in values:
+                hit = benchmark == drift.BENCHMARK and k in disturbed
+                line = {"run": run, "benchmark": benchmark, "point": k, "disturbed": hit}
+                out.write(json.dumps(line) + "\n")
     return path
 
 
-def flagged(path: Path) -> set[str]:
-    return {k for k, t in gate.read_file(path, drift.BENCHMARK).items() if t.disturbed}
+def _row(medians: dict[str, float]) -> list:
+    """One benchmark's row of an asv results file, in the order of `save`'s columns."""
+    labels = list(medians)
+    return [
+        [medians[k] for k in labels],
+        [[repr(k) for k in labels]],
+        [medians[k] * 0.99 for k in labels],
+        [medians[k] * 1.01 for k in labels],
+    ]
+
+
+def flagged(path: Path, benchmark: str = drift.BENCHMARK) -> set[str]:
+    return {k for k, t in gate.read_file(path, benchmark).items() if t.disturbed}
 
 
 def run_in_turn(machine: Path, runs: list[dict[str, float]]) -> tuple[Path, list[str]]:
@@ -93,8 +94,9 @@ def test_a_run_slow_throughout_is_flagged_group_by_group(tmp_path):
     slow = times({"autograd-cpu": 1.15, "torch-cpu": 1.03})
     path, lines = run_in_turn(tmp_path, [*calm, slow])
     assert flagged(path) == {label("autograd-cpu", b) for b in BATCHES}
+    assert flagged(path, drift.PAIRED) == {label("autograd-cpu", b) for b in BATCHES}
     assert "autograd-cpu 1.15x" in lines[0]
-    assert "their 4 step points are flagged disturbed" in lines[0]
+    assert "their 4 step points and their paired ratios are flagged disturbed" in lines[0]
     assert "2 implementations within 7%" in lines[1]
     why = gate.read_disturbed(path.parent / "ffbench-flags" / f"{path.stem}.jsonl")
     assert why == {label("autograd-cpu", b) for b in BATCHES}
