@@ -202,23 +202,39 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
     the lines to print. The history lives beside the flags of ``results_file``'s machine."""
     from impls import registry
 
-    timings = gate.read_file(results_file, BENCHMARK)
+    flags_dir = results_file.parent / "ffbench-flags"
+    sidecar = flags_dir / f"{results_file.stem}.jsonl"
+    ours = measured_in(sidecar, run)
+    timings = {k: t for k, t in gate.read_file(results_file, BENCHMARK).items() if k in ours}
     env_name = results_file.stem.split("-", 1)[-1]
     measured = {impl_of(label) for label in timings} & set(registry.names())
     prints = {i: fingerprint(registry.entry(i).module, env_name, root) for i in measured}
     times = {k: t.median for k, t in timings.items() if not t.disturbed}
-    flags_dir = results_file.parent / "ffbench-flags"
     history = _read_history(flags_dir / STATE_FILE)
     found, unjudged = shifts(times, prints, history)
     slow = {s.impl: s for s in found if s.slow}
     flagged = [label for label in timings if impl_of(label) in slow]
     paired = [k for k in gate.read_file(results_file, PAIRED) if impl_of(k) in slow]
-    sidecar = flags_dir / f"{results_file.stem}.jsonl"
     _flag(sidecar, run, BENCHMARK, {k: slow[impl_of(k)] for k in flagged})
     _flag(sidecar, run, PAIRED, {k: slow[impl_of(k)] for k in paired})
     entry = {"run": run, "fingerprints": prints, "points": times}
     _write_history(flags_dir / STATE_FILE, [*history, entry][-KEPT_RUNS:])
     return describe(found, unjudged, len(flagged))
+
+
+def measured_in(sidecar: Path, run: str) -> set[str]:
+    """The step points ``run`` measured, by its lines in the sidecar: a run narrowed with
+    ``--bench`` leaves the commit's earlier values of the other points in asv's file."""
+    points = set()
+    for line in sidecar.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        ours = isinstance(entry, dict) and entry.get("run") == run
+        if ours and entry.get("benchmark") == BENCHMARK:
+            points.add(entry.get("point"))
+    return points
 
 
 def _flag(sidecar: Path, run: str, benchmark: str, shifted: dict[str, Shift]) -> None:

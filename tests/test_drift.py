@@ -35,10 +35,13 @@ def times(scale: dict[str, float] | None = None) -> dict[str, float]:
     }
 
 
-def save(machine: Path, commit: str, run: str, medians: dict[str, float], disturbed=()) -> Path:
+def save(
+    machine: Path, commit: str, run: str, medians: dict[str, float], disturbed=(), measured=None
+) -> Path:
     """An asv results file of the step benchmark (and paired ratios of the torch
-    implementations) and its sidecar with ``run``'s lines, as a run of the harness leaves them
-    (asv overwrites the file of a commit it measures again)."""
+    implementations) and its sidecar with ``run``'s lines for the points it ``measured`` (all
+    by default), as a run of the harness leaves them (asv overwrites the values of a commit it
+    measures again, and keeps the others)."""
     ratios = {k: 1.2 for k in medians if not k.startswith("numpy/")}
     benchmarks = {drift.BENCHMARK: medians, drift.PAIRED: ratios}
     columns = ["result", "params", "stats_q_25", "stats_q_75"]
@@ -50,7 +53,7 @@ def save(machine: Path, commit: str, run: str, medians: dict[str, float], distur
     sidecar.parent.mkdir(exist_ok=True)
     with sidecar.open("a") as out:
         for benchmark, values in benchmarks.items():
-            for k in values:
+            for k in values if measured is None else measured & set(values):
                 hit = benchmark == drift.BENCHMARK and k in disturbed
                 line = {"run": run, "benchmark": benchmark, "point": k, "disturbed": hit}
                 out.write(json.dumps(line) + "\n")
@@ -89,7 +92,7 @@ def test_the_first_run_of_some_code_has_nothing_to_check_against(tmp_path):
     assert [set(r["points"]) for r in kept] == [set(times())]
 
 
-def test_a_run_slow_throughout_is_flagged_group_by_group(tmp_path):
+def test_a_run_slow_throughout_is_flagged_implementation_by_implementation(tmp_path):
     calm = [times({"numpy": 1.0}), times({"numpy": 1.01, "autograd-cpu": 0.99}), times()]
     slow = times({"autograd-cpu": 1.15, "torch-cpu": 1.03})
     path, lines = run_in_turn(tmp_path, [*calm, slow])
@@ -116,7 +119,7 @@ def test_a_faster_run_says_the_earlier_runs_were_slow_and_stands(tmp_path):
     assert "faster than this machine's recent runs of the same code: torch-cpu 0.83x" in lines[0]
 
 
-def test_points_the_run_flagged_itself_are_left_out_and_too_few_leave_a_group_unchecked(tmp_path):
+def test_points_the_run_flagged_itself_are_left_out_and_too_few_go_unjudged(tmp_path):
     machine = tmp_path
     save(machine, "abcdef0123", "r1", times())
     drift.check(machine / f"abcdef01-{ENV}.json", "r1")
@@ -128,7 +131,18 @@ def test_points_the_run_flagged_itself_are_left_out_and_too_few_leave_a_group_un
     assert lines[-1] == f"whole-run check: {drift.FEW}: numpy"
 
 
-def test_changed_code_starts_its_groups_history_afresh(tmp_path):
+def test_points_an_earlier_run_left_in_the_file_are_not_this_runs(tmp_path):
+    """A run narrowed with --bench: asv keeps the commit's other values from the run before."""
+    run_in_turn(tmp_path, [times(), times()])
+    numpy = {k: v * 1.2 for k, v in times().items() if k.startswith("numpy/")}
+    path = save(tmp_path, "abcdef0123", "r3", {**times(), **numpy}, measured=set(numpy))
+    lines = drift.check(path, "r3")
+    kept = json.loads((tmp_path / "ffbench-flags" / drift.STATE_FILE).read_text())["runs"]
+    assert set(kept[-1]["points"]) == set(numpy)
+    assert "numpy 1.20x" in lines[0]
+
+
+def test_changed_code_starts_an_implementations_history_afresh(tmp_path):
     root = tmp_path / "checkout"
     for package in ("impls", "benchmarks"):
         shutil.copytree(REPO / package, root / package)
