@@ -22,11 +22,11 @@ the slow ones.
 "The same code" is `fingerprint`: the implementation's module and the `impls` modules it
 imports, the registry, the code that times a step (`benchmarks.bench_step` and what it
 imports, `benchmarks.layout`) and asv's environment name (python and the libraries it was
-built with). A change to any of them starts the implementation's history afresh, so a machine's first
-run, and the first after a change, have nothing to be checked against and say so. The history
-is a file beside the flags (`STATE_FILE`). A randomised address layout (`benchmarks.layout`)
-moved whole implementations by up to 9% between calm runs here, so runs without the fixed
-layout are neither checked nor kept.
+built with). A change to any of them starts the implementation's history afresh, so a
+machine's first run, and the first after a change, have nothing to be checked against and say
+so. The history is a file beside the flags (`STATE_FILE`). A randomised address layout
+(`benchmarks.layout`) moved whole implementations by up to 9% between calm runs here, so runs
+without the fixed layout are neither checked nor kept.
 """
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
 
     flags_dir = results_file.parent / "ffbench-flags"
     sidecar = flags_dir / f"{results_file.stem}.jsonl"
-    ours = measured_in(sidecar, run)
+    ours = measured_in(sidecar, run, BENCHMARK)
     timings = {k: t for k, t in gate.read_file(results_file, BENCHMARK).items() if k in ours}
     env_name = results_file.stem.split("-", 1)[-1]
     measured = {impl_of(label) for label in timings} & set(registry.names())
@@ -214,7 +214,7 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
     found, unjudged = shifts(times, prints, history)
     slow = {s.impl: s for s in found if s.slow}
     flagged = [label for label in timings if impl_of(label) in slow]
-    paired = [k for k in gate.read_file(results_file, PAIRED) if impl_of(k) in slow]
+    paired = [k for k in measured_in(sidecar, run, PAIRED) if impl_of(k) in slow]
     _flag(sidecar, run, BENCHMARK, {k: slow[impl_of(k)] for k in flagged})
     _flag(sidecar, run, PAIRED, {k: slow[impl_of(k)] for k in paired})
     entry = {"run": run, "fingerprints": prints, "points": times}
@@ -222,9 +222,9 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
     return describe(found, unjudged, len(flagged))
 
 
-def measured_in(sidecar: Path, run: str) -> set[str]:
-    """The step points ``run`` measured, by its lines in the sidecar: a run narrowed with
-    ``--bench`` leaves the commit's earlier values of the other points in asv's file."""
+def measured_in(sidecar: Path, run: str, benchmark: str) -> set[str]:
+    """The points of ``benchmark`` that ``run`` measured, by its lines in the sidecar: a run
+    narrowed with ``--bench`` leaves the commit's earlier values of the others in asv's file."""
     points = set()
     for line in sidecar.read_text(encoding="utf-8").splitlines():
         try:
@@ -232,7 +232,7 @@ def measured_in(sidecar: Path, run: str) -> set[str]:
         except ValueError:
             continue
         ours = isinstance(entry, dict) and entry.get("run") == run
-        if ours and entry.get("benchmark") == BENCHMARK:
+        if ours and entry.get("benchmark") == benchmark:
             points.add(entry.get("point"))
     return points
 
