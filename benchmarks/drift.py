@@ -163,6 +163,41 @@ def shifts(
     return found, unjudged
 
 
+@dataclass(frozen=True)
+class Spread:
+    """How far this run's points lie from the same points in the recent runs of the same code:
+    per point, the median over those runs of |this run's time / that run's - 1|, summed up over
+    the points. What one run's number is worth on this machine, as the agreement of two
+    back-to-back runs would show it."""
+
+    points: int
+    runs: int  # the most earlier runs a point was compared with
+    median: float
+    ninetieth: float
+
+
+def spread(times: dict[str, float], prints: dict[str, str], history: list[dict]) -> Spread | None:
+    """The `Spread` of this run's undisturbed points against the newest `BASELINE_RUNS` earlier
+    runs of the same code; None when none of them measured any of the points."""
+    apart, runs = [], 0
+    for label, seconds in times.items():
+        impl = impl_of(label)
+        earlier = [
+            run["points"][label]
+            for run in reversed(history)
+            if impl in prints
+            and run["fingerprints"].get(impl) == prints[impl]
+            and label in run["points"]
+        ][:BASELINE_RUNS]
+        if earlier:
+            apart.append(statistics.median(abs(seconds / e - 1) for e in earlier))
+            runs = max(runs, len(earlier))
+    if not apart:
+        return None
+    ninetieth = statistics.quantiles(apart, n=10)[-1] if len(apart) > 1 else apart[0]
+    return Spread(len(apart), runs, statistics.median(apart), ninetieth)
+
+
 def describe(found: list[Shift], unjudged: dict[str, str], flagged: int) -> list[str]:
     """What the check tells the user, a line each."""
     lines = []
@@ -212,6 +247,7 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
     times = {k: t.median for k, t in timings.items() if not t.disturbed}
     history = _read_history(flags_dir / STATE_FILE)
     found, unjudged = shifts(times, prints, history)
+    apart = spread(times, prints, history)
     slow = {s.impl: s for s in found if s.slow}
     flagged = [label for label in timings if impl_of(label) in slow]
     paired = [k for k in measured_in(sidecar, run, PAIRED) if impl_of(k) in slow]
@@ -219,7 +255,15 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
     _flag(sidecar, run, PAIRED, {k: slow[impl_of(k)] for k in paired})
     entry = {"run": run, "fingerprints": prints, "points": times}
     _write_history(flags_dir / STATE_FILE, [*history, entry][-KEPT_RUNS:])
-    return describe(found, unjudged, len(flagged))
+    lines = describe(found, unjudged, len(flagged))
+    if apart is not None:
+        lines.append(
+            f"whole-run check: run to run, this run's {apart.points} points lie a median"
+            f" {apart.median:.1%} from the same points in up to {apart.runs} earlier runs of the"
+            f" same code (9 in 10 within {apart.ninetieth:.1%}): what one run's number is worth"
+            " here"
+        )
+    return lines
 
 
 def measured_in(sidecar: Path, run: str, benchmark: str) -> set[str]:

@@ -5,8 +5,9 @@
 Each argument is an asv results file copied aside after a main job, with its ``ffbench-flags``
 sidecar beside it (as for `tools/compare_runs.py`). Every run is taken as a run of the same
 code, each checked against the ones before it: what the check would have said had they been.
-Prints, per run, the implementations it would flag and the furthest one it would not. A
-measurement of the check, not a test: it writes nothing.
+Prints, per run, the implementations it would flag, the furthest one it would not, and how far
+its points lie from the runs before (`benchmarks.drift.spread`). A measurement of the check,
+not a test: it writes nothing.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         times = {k: t.median for k, t in timings.items() if not t.disturbed}
         prints = {drift.impl_of(k): "replayed" for k in timings}
         found, unjudged = drift.shifts(times, prints, history)
+        apart = drift.spread(times, prints, history)
         slow = [s for s in found if s.slow]
         calm = [s for s in found if not s.slow]
         flagged = sum(drift.impl_of(k) in {s.impl for s in slow} for k in timings)
@@ -44,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         if calm:
             worst = max(calm, key=lambda s: abs(math.log(s.ratio)))
             words.append(f"furthest unflagged {worst.impl} {worst.ratio:.3f}x")
+        if apart is not None:
+            words.append(
+                f"{apart.median:.1%} from the runs before (9 in 10 within {apart.ninetieth:.1%})"
+            )
         if unjudged:
             words.append("unjudged " + ", ".join(unjudged))
         print("; ".join(words))
