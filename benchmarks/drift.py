@@ -125,17 +125,22 @@ def _closure(package: Path, names: list[str]) -> list[Path]:
     return [package / f"{name}.py" for name in sorted(seen)]
 
 
-def baseline(label: str, code: str, history: list[dict]) -> float | None:
-    """The point's time in the newest `BASELINE_RUNS` runs of the same code (``code``: the
-    implementation's fingerprint), or None when none measured it undisturbed. The lower
-    median: one or two slow runs among the recent ones do not move it; a machine that became
-    slower for good moves it after three."""
+def earlier_times(label: str, code: str, history: list[dict]) -> list[float]:
+    """The point's undisturbed times in the newest `BASELINE_RUNS` runs of the same code
+    (``code``: its implementation's fingerprint), newest first."""
     impl = impl_of(label)
-    values = [
+    return [
         run["points"][label]
         for run in reversed(history)
         if run["fingerprints"].get(impl) == code and label in run["points"]
     ][:BASELINE_RUNS]
+
+
+def baseline(label: str, code: str, history: list[dict]) -> float | None:
+    """The lower median of `earlier_times`, or None when there are none: one or two slow runs
+    among the recent ones do not move it; a machine that became slower for good moves it after
+    three."""
+    values = earlier_times(label, code, history)
     return statistics.median_low(values) if values else None
 
 
@@ -182,13 +187,7 @@ def spread(times: dict[str, float], prints: dict[str, str], history: list[dict])
     apart, runs = [], 0
     for label, seconds in times.items():
         impl = impl_of(label)
-        earlier = [
-            run["points"][label]
-            for run in reversed(history)
-            if impl in prints
-            and run["fingerprints"].get(impl) == prints[impl]
-            and label in run["points"]
-        ][:BASELINE_RUNS]
+        earlier = earlier_times(label, prints[impl], history) if impl in prints else []
         if earlier:
             apart.append(statistics.median(abs(seconds / e - 1) for e in earlier))
             runs = max(runs, len(earlier))
