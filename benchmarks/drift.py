@@ -197,7 +197,9 @@ def spread(times: dict[str, float], prints: dict[str, str], history: list[dict])
     return Spread(len(apart), runs, statistics.median(apart), ninetieth)
 
 
-def describe(found: list[Shift], unjudged: dict[str, str], flagged: int) -> list[str]:
+def describe(
+    found: list[Shift], unjudged: dict[str, str], flagged: int, apart: Spread | None = None
+) -> list[str]:
     """What the check tells the user, a line each."""
     lines = []
     recent = "this machine's recent runs of the same code"
@@ -227,6 +229,13 @@ def describe(found: list[Shift], unjudged: dict[str, str], flagged: int) -> list
         named = [impl for impl, reason in unjudged.items() if reason == why]
         if named:
             lines.append(f"whole-run check: {why}: {', '.join(named)}")
+    if apart is not None:
+        lines.append(
+            f"whole-run check: run to run, this run's {apart.points} points lie a median"
+            f" {apart.median:.1%} from the same points in up to {apart.runs} earlier runs of the"
+            f" same code (9 in 10 within {apart.ninetieth:.1%}): what one run's number is worth"
+            " here"
+        )
     return lines
 
 
@@ -246,7 +255,6 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
     times = {k: t.median for k, t in timings.items() if not t.disturbed}
     history = _read_history(flags_dir / STATE_FILE)
     found, unjudged = shifts(times, prints, history)
-    apart = spread(times, prints, history)
     slow = {s.impl: s for s in found if s.slow}
     flagged = [label for label in timings if impl_of(label) in slow]
     paired = [k for k in measured_in(sidecar, run, PAIRED) if impl_of(k) in slow]
@@ -254,15 +262,7 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
     _flag(sidecar, run, PAIRED, {k: slow[impl_of(k)] for k in paired})
     entry = {"run": run, "fingerprints": prints, "points": times}
     _write_history(flags_dir / STATE_FILE, [*history, entry][-KEPT_RUNS:])
-    lines = describe(found, unjudged, len(flagged))
-    if apart is not None:
-        lines.append(
-            f"whole-run check: run to run, this run's {apart.points} points lie a median"
-            f" {apart.median:.1%} from the same points in up to {apart.runs} earlier runs of the"
-            f" same code (9 in 10 within {apart.ninetieth:.1%}): what one run's number is worth"
-            " here"
-        )
-    return lines
+    return describe(found, unjudged, len(flagged), spread(times, prints, history))
 
 
 def measured_in(sidecar: Path, run: str, benchmark: str) -> set[str]:
