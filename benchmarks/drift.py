@@ -7,9 +7,9 @@ the one-thread points of its torch implementations 8-21% slow (median over each
 implementation's points; numpy's 4%) from start to end, while the numpy reference read 1.08x
 its best (1.06x in calm runs) and the two rounds of each point agreed; the next run was back.
 
-The same code measured again does see it. Replayed on 27 saved main jobs of unchanged step
+The same code measured again does see it. Replayed on 35 saved main jobs of unchanged step
 code there (`tools/replay_whole_run.py`), each implementation's median change over its points
-against the runs before it stayed within 3% in calm runs, 5.4% in a noisy hour and 6.7%
+against the runs before it stayed within 3% in calm runs, 5.8% in a noisy hour and 6.7%
 beside a busy loop, while the two runs slow from start to end moved 8-20% and 7-17%. So after
 a run of the working tree (``--set-commit-hash``), for each implementation with at least
 `MIN_POINTS` undisturbed step points (one-thread and all-core alike), the harness takes the
