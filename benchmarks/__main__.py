@@ -15,9 +15,10 @@ dropped), so the variables set here reach the benchmark code (`benchmarks.flags`
 - the machine facts in machine.json, which asv rewrites without them (`benchmarks.machine`);
 - one memory layout for every run: asv starts without address randomisation
   (`benchmarks.layout`; ``FFBENCH_LAYOUT=random`` keeps it);
-- after a run of the working tree (``--set-commit-hash``), each implementation's step times
-  against this machine's recent runs of the same code (`benchmarks.drift`): a run the machine
-  slowed from start to end is flagged;
+- after a run of the working tree (``--set-commit-hash``): what the machine put it through
+  (measured again, waited), and each implementation's step times against this machine's
+  recent runs of the same code (`benchmarks.drift`): a run the machine slowed from start to
+  end is flagged;
 - ``continuous A B``: only the grid's history points, rounds interleaved, then the regression
   gate (`benchmarks.gate`) sets the exit status.
 
@@ -175,7 +176,7 @@ def run(argv: list[str]) -> int:
         return 128 + outcome.signal
     if ours.command != "continuous":
         if ours.command == "run" and outcome.returncode == 0 and commit:
-            whole_run_check(results / name, commit, env[flags.RUN], address_layout)
+            after_run(results / name, commit, env[flags.RUN], address_layout)
         return outcome.returncode
     if outcome.returncode not in (0, 1):  # 1: asv found a change; the gate decides what it means
         print(f"asv continuous failed (exit {outcome.returncode}): no regression verdict")
@@ -185,24 +186,26 @@ def run(argv: list[str]) -> int:
     return code
 
 
-def whole_run_check(machine_results: Path, commit: str, run_id: str, address_layout: str) -> None:
-    """`benchmarks.drift` on the results this run of the working tree saved (a commit set with
-    ``--set-commit-hash``: the code that ran is the code here); only with the fixed layout. A
-    results file it cannot read is named and left as it is."""
-    if address_layout != layout.FIXED:
-        print(
-            "whole-run check: skipped (the address layout is not fixed: each run is its own draw)"
-        )
-        return
+def after_run(machine_results: Path, commit: str, run_id: str, address_layout: str) -> None:
+    """For each results file this run of the working tree saved (a commit set with
+    ``--set-commit-hash``: the code that ran is the code here): what the machine put the run
+    through (`flags.run_outcome`), then `benchmarks.drift`'s whole-run check, with the fixed
+    layout only. A results file that cannot be read is named and left as it is."""
     marker = f'"run": "{run_id}"'
     for path in sorted(machine_results.glob(f"{commit[:8]}-*.json")):
         sidecar = machine_results / "ffbench-flags" / f"{path.stem}.jsonl"
-        if sidecar.is_file() and marker in sidecar.read_text(encoding="utf-8"):
-            try:
-                lines = drift.check(path, run_id)
-            except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
-                lines = [f"whole-run check: skipped {path}: {error}"]
-            print("\n".join(lines), flush=True)
+        if not sidecar.is_file() or marker not in sidecar.read_text(encoding="utf-8"):
+            continue
+        print(flags.run_outcome(sidecar, run_id).describe(), flush=True)
+        if address_layout != layout.FIXED:
+            print("whole-run check: skipped (the address layout is not fixed: each run is its"
+                  " own draw)")  # fmt: skip
+            continue
+        try:
+            lines = drift.check(path, run_id)
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
+            lines = [f"whole-run check: skipped {path}: {error}"]
+        print("\n".join(lines), flush=True)
 
 
 def run_env(grid: str, machine_results: Path, progress: str, commit: str | None) -> dict:

@@ -5,7 +5,8 @@ outcome of the load checks (`benchmarks.protocol`) goes to a sidecar that ``pyth
 reads: ``$FFBENCH_FLAGS_DIR/<commit>-<env>.jsonl``, one JSON object per point measurement::
 
     {"run": "...", "benchmark": "bench_step.Step.track_time", "point": "<label>",
-     "disturbed": false, "attempts": 1, "others_cpu": 0.03, "reference_ratio": 1.02, "why": ""}
+     "disturbed": false, "attempts": 1, "others_cpu": 0.03, "reference_ratio": 1.02, "why": "",
+     "waited_seconds": 0.004}
 
 ``python -m benchmarks`` sets the variables (`FLAGS_DIR`, `RUN`, `COMMIT`, `ENV`, `PROGRESS`); a plain
 ``asv run`` sets none of them, and then its points are measured the same way but the flags are
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 FLAGS_DIR = "FFBENCH_FLAGS_DIR"
@@ -60,6 +62,45 @@ def record(benchmark: str, label: str, **outcome) -> None:
         row = {"run": os.environ.get(RUN, ""), "benchmark": benchmark, "point": label, **outcome}
         _append(path, json.dumps(row, sort_keys=True))
     tick()
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What one run's point measurements met, summed up from its lines in a sidecar."""
+
+    measurements: int
+    again: int  # attempts beyond the first
+    waited: float  # seconds spent waiting for the machine's fast state
+    disturbed: int
+
+    def describe(self) -> str:
+        return (
+            f"the machine during this run: {self.measurements} point measurements,"
+            f" {self.again} attempts measured again, {self.waited:.0f} s spent waiting for its"
+            f" fast state, {self.disturbed} left disturbed"
+        )
+
+
+def run_outcome(sidecar: Path, run: str) -> RunOutcome:
+    """`RunOutcome` of ``run``'s lines in ``sidecar`` (lines it cannot read are left out)."""
+    rows = []
+    for line in sidecar.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and row.get("run") == run and "attempts" in row:
+            rows.append(row)
+    return RunOutcome(
+        len(rows),
+        sum(max(0, _number(r.get("attempts")) - 1) for r in rows),
+        sum(_number(r.get("waited_seconds")) for r in rows),
+        sum(r.get("disturbed") is True for r in rows),
+    )
+
+
+def _number(value) -> float:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
 
 def tick() -> None:

@@ -347,8 +347,11 @@ def measure(
     # moment: measure at once and flag, instead of waiting on every point.
     patient = flags.slow_streak() < protocol.patience_points
     attempts: list[Attempt] = []
+    waited = 0.0  # seconds spent waiting for the fast state, for the run's summary
     for _ in range(protocol.max_attempts):
+        started = time.perf_counter()
         before = wait_for_fast(cores, protocol, protocol.wait_seconds if patient else 0.0)
+        waited += time.perf_counter() - started
         clock_before = CpuClock.now()
         raw = measure_once()
         clock_after = CpuClock.now()
@@ -395,6 +398,7 @@ def measure(
         reference_ratio=kept.slow,
         why=kept.why,
         outweighed_earlier_round=kept.outweighed,
+        waited_seconds=round(waited, 3),
     )
     return kept.samples
 

@@ -283,6 +283,34 @@ def test_measure_flags_a_point_disturbed_on_every_attempt(monkeypatch, steady_ma
     assert "other processes" in row["why"]
 
 
+def test_measure_records_how_long_the_point_waited_for_the_fast_state(monkeypatch, steady_machine):
+    readings = iter([2.0, 2.0, 1.0, 1.0])  # slow twice while waiting, then fast before and after
+    monkeypatch.setattr(protocol, "slowness", lambda r: next(readings))
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
+    config = protocol.Protocol(poll_seconds=0.05, min_blocks=1)
+    protocol.measure(lambda: [1.0], 1, "b.C.track_time", "x/1t", config)
+    (row,) = flag_rows(steady_machine)
+    assert row["disturbed"] is False
+    assert 0.1 <= row["waited_seconds"] < 1.0  # two polls of 0.05 s, and the readings
+
+
+def test_a_runs_outcome_sums_its_own_lines(tmp_path):
+    sidecar = tmp_path / "flags.jsonl"
+    rows = [
+        {"run": "r2", "attempts": 3, "waited_seconds": 1.5, "disturbed": True},
+        {"run": "r2", "attempts": 1, "waited_seconds": 0.5, "disturbed": False},
+        {"run": "r1", "attempts": 2, "waited_seconds": 9.0, "disturbed": True},  # another run
+        {"run": "r2", "disturbed": True, "why": "the whole run ran slow"},  # not a measurement
+    ]
+    sidecar.write_text("\n".join(map(json.dumps, rows)) + "\nnot json\n")
+    outcome = flags.run_outcome(sidecar, "r2")
+    assert outcome == flags.RunOutcome(measurements=2, again=2, waited=2.0, disturbed=1)
+    assert outcome.describe() == (
+        "the machine during this run: 2 point measurements, 2 attempts measured again, 2 s spent"
+        " waiting for its fast state, 1 left disturbed"
+    )
+
+
 def test_paired_blocks_alternate_their_order_after_warm_up_pairs(monkeypatch, steady_machine):
     """ABBAAB...: the side that goes first flips every pair; the warm-up pairs are not kept."""
     order = []

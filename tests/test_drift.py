@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import drift, gate, layout
-from benchmarks.__main__ import whole_run_check
+from benchmarks.__main__ import after_run
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = "existing-py_test"
@@ -198,27 +198,29 @@ def test_runs_of_other_code_are_not_a_baseline():
     assert unjudged == {"numpy": drift.NEW}
 
 
-def test_the_runner_checks_the_files_this_run_saved_and_only_with_the_fixed_layout(
+def test_the_runner_sums_up_and_checks_the_files_this_run_saved_with_the_fixed_layout_only(
     tmp_path, capsys
 ):
     commit = "abcdef0123"
     save(tmp_path, commit, "r1", times())
     drift.check(tmp_path / f"abcdef01-{ENV}.json", "r1")
     save(tmp_path, commit, "r2", times({"numpy": 1.2}))
-    whole_run_check(tmp_path, commit, "r2", layout.RANDOM)
+    after_run(tmp_path, commit, "r2", layout.RANDOM)
     assert "whole-run check: skipped (the address layout is not fixed" in capsys.readouterr().out
-    whole_run_check(tmp_path, commit, "r3", layout.FIXED)  # saved nothing: nothing checked
+    after_run(tmp_path, commit, "r3", layout.FIXED)  # saved nothing: nothing checked
     assert capsys.readouterr().out == ""
-    whole_run_check(tmp_path, commit, "r2", layout.FIXED)
-    assert "numpy 1.20x" in capsys.readouterr().out
+    after_run(tmp_path, commit, "r2", layout.FIXED)
+    out = capsys.readouterr().out
+    assert out.startswith("the machine during this run: 0 point measurements")  # none timed here
+    assert "numpy 1.20x" in out
     assert flagged(tmp_path / f"abcdef01-{ENV}.json") == {label("numpy", b) for b in BATCHES}
 
 
 def test_a_results_file_the_check_cannot_read_is_named_and_left_as_it_is(tmp_path, capsys):
     path = save(tmp_path, "abcdef0123", "r1", times())
     path.write_text('{"result_columns": ["result"], "results": {"bench_step.Step.track_time": 1}}')
-    whole_run_check(tmp_path, "abcdef0123", "r1", layout.FIXED)
-    assert capsys.readouterr().out.startswith(f"whole-run check: skipped {path}: ")
+    after_run(tmp_path, "abcdef0123", "r1", layout.FIXED)
+    assert f"\nwhole-run check: skipped {path}: " in capsys.readouterr().out
     assert not (tmp_path / "ffbench-flags" / drift.STATE_FILE).exists()
 
 
