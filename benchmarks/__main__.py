@@ -191,10 +191,9 @@ def after_run(machine_results: Path, commit: str, run_id: str, address_layout: s
     ``--set-commit-hash``: the code that ran is the code here): what the machine put the run
     through (`flags.run_outcome`), then `benchmarks.drift`'s whole-run check, with the fixed
     layout only. A results file that cannot be read is named and left as it is."""
-    marker = f'"run": "{run_id}"'
     for path in sorted(machine_results.glob(f"{commit[:8]}-*.json")):
         sidecar = machine_results / "ffbench-flags" / f"{path.stem}.jsonl"
-        if not sidecar.is_file() or marker not in sidecar.read_text(encoding="utf-8"):
+        if not flags.run_lines(sidecar, run_id):
             continue
         print(flags.run_outcome(sidecar, run_id).describe(), flush=True)
         if address_layout != layout.FIXED:

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from impls.point import Point
 
-from . import gate
+from . import flags, gate
 
 BENCHMARK = gate.BENCHMARK
 #: Also flagged for an implementation that ran slow: its ratios to numpy were measured in the
@@ -268,16 +268,9 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
 def measured_in(sidecar: Path, run: str, benchmark: str) -> set[str]:
     """The points of ``benchmark`` that ``run`` measured, by its lines in the sidecar: a run
     narrowed with ``--bench`` leaves the commit's earlier values of the others in asv's file."""
-    points = set()
-    for line in sidecar.read_text(encoding="utf-8").splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        ours = isinstance(entry, dict) and entry.get("run") == run
-        if ours and entry.get("benchmark") == benchmark:
-            points.add(entry.get("point"))
-    return points
+    return {
+        r.get("point") for r in flags.run_lines(sidecar, run) if r.get("benchmark") == benchmark
+    }
 
 
 def _flag(sidecar: Path, run: str, benchmark: str, shifted: dict[str, Shift]) -> None:

@@ -81,16 +81,28 @@ class RunOutcome:
         )
 
 
-def run_outcome(sidecar: Path, run: str) -> RunOutcome:
-    """`RunOutcome` of ``run``'s lines in ``sidecar`` (lines it cannot read are left out)."""
+def run_lines(sidecar: Path, run: str) -> list[dict]:
+    """``run``'s lines in ``sidecar``, parsed; lines that cannot be read are left out, and a
+    missing sidecar has none."""
+    try:
+        text = sidecar.read_text(encoding="utf-8")
+    except OSError:
+        return []
     rows = []
-    for line in sidecar.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         try:
             row = json.loads(line)
         except ValueError:
             continue
-        if isinstance(row, dict) and row.get("run") == run and "attempts" in row:
+        if isinstance(row, dict) and row.get("run") == run:
             rows.append(row)
+    return rows
+
+
+def run_outcome(sidecar: Path, run: str) -> RunOutcome:
+    """`RunOutcome` of ``run``'s point measurements in ``sidecar`` (`run_lines` that hold an
+    attempt count: a line added after the run, such as a whole-run flag, is not one)."""
+    rows = [r for r in run_lines(sidecar, run) if "attempts" in r]
     return RunOutcome(
         len(rows),
         sum(max(0, _number(r.get("attempts")) - 1) for r in rows),
