@@ -12,6 +12,11 @@
   1.10, so 15% clears the noise; numpy's step with one extra product was 1.19-1.35x at 16 of
   its 18 points;
 - the two interquartile ranges do not overlap (B's first quartile above A's third);
+- the machine's own change does not account for it: B's rounds may have run while the machine
+  read slower than during A's (the reference workload of `benchmarks.protocol`, read around
+  each round), and the point's ratio divided by that change must still be past the threshold
+  (`within_machine_change`; measured in a noisy hour here, two commits with the same step code:
+  one point 1.15x slower on B, with the reference 1.07x slower during B's rounds);
 - neither side was flagged disturbed (`benchmarks.flags`): a disturbed point is reported as
   unclear and asked to be rerun, whatever its ratio, never called a regression nor passed (a
   slow base hides a slowdown: measured once here, numpy's tutorial point with one extra
@@ -47,6 +52,10 @@ class Timing:
     q_25: float
     q_75: float
     disturbed: bool = False
+    #: How slow the machine read while the point was measured: the geometric mean, over the
+    #: measurements (rounds) of the newest run, of the reference's time over its best
+    #: (`benchmarks.protocol`); 1.0 where unknown.
+    reference: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -88,12 +97,30 @@ def compare(
         if not (slower or faster):
             continue
         apart = new.q_25 / shift > old.q_75 if slower else new.q_75 / shift < old.q_25
+        machine = new.reference / old.reference
         if not apart:
             why = "the quartiles overlap: rerun with more rounds (-a rounds=4)"
+            found.append(Finding(label, ratio, "unclear", why))
+        elif within_machine_change(ratio, machine):
+            side = "B" if slower else "A"
+            why = (
+                f"{side}'s rounds ran while the reference read {max(machine, 1 / machine):.2f}x"
+                f" the other's: rerun on a quieter machine"
+            )
             found.append(Finding(label, ratio, "unclear", why))
         else:
             found.append(Finding(label, ratio, "regression" if slower else "improvement"))
     return found
+
+
+def within_machine_change(ratio: float, machine: float) -> bool:
+    """Whether a change past the threshold is no longer one once the machine's own change
+    between the two sides' measurements is taken out: B slower while B's rounds ran on a
+    slower machine (``machine``: the reference's reading on B over A's), or B faster while
+    A's did. Only that way round: the machine's change never makes a change out of none."""
+    if ratio > 1:
+        return ratio / max(machine, 1.0) <= 1 + THRESHOLD
+    return ratio / min(machine, 1.0) >= 1 / (1 + THRESHOLD)
 
 
 def _stat(columns: list[str], row: list, name: str) -> list:
@@ -121,7 +148,7 @@ def read_file(path: Path, benchmark: str = BENCHMARK) -> dict[str, Timing]:
     (labels,) = row[columns.index("params")]
     medians = row[columns.index("result")] or [None] * len(labels)
     q25, q75 = _stat(columns, row, "stats_q_25"), _stat(columns, row, "stats_q_75")
-    disturbed = read_disturbed(path.parent / "ffbench-flags" / f"{path.stem}.jsonl", benchmark)
+    flags = read_flags(path.parent / "ffbench-flags" / f"{path.stem}.jsonl", benchmark)
     timings = {}
     for i, quoted in enumerate(labels):
         label = quoted.strip("'\"")
@@ -130,17 +157,25 @@ def read_file(path: Path, benchmark: str = BENCHMARK) -> dict[str, Timing]:
             continue
         lo = q25[i] if i < len(q25) and q25[i] is not None else value
         hi = q75[i] if i < len(q75) and q75[i] is not None else value
-        timings[label] = Timing(value, lo, hi, label in disturbed)
+        hit, slow = flags.get(label, (False, 1.0))
+        timings[label] = Timing(value, lo, hi, hit, slow)
     return timings
 
 
 def read_disturbed(path: Path, benchmark: str = BENCHMARK) -> set[str]:
     """Labels of ``benchmark`` flagged disturbed in the newest run that measured them."""
-    newest: dict[str, tuple[str, bool]] = {}
+    return {label for label, (hit, _) in read_flags(path, benchmark).items() if hit}
+
+
+def read_flags(path: Path, benchmark: str = BENCHMARK) -> dict[str, tuple[bool, float]]:
+    """{label: (disturbed, the machine's slowness)} of ``benchmark``'s points in the newest run
+    that measured each: disturbed if any of that run's lines says so; the slowness is the
+    geometric mean of its lines' ``reference_ratio`` (1.0 where none has one)."""
+    newest: dict[str, tuple[str, bool, list[float]]] = {}
     try:
         lines = path.read_text().splitlines()
     except OSError:
-        return set()
+        return {}
     for line in lines:
         try:
             row = json.loads(line)
@@ -149,12 +184,17 @@ def read_disturbed(path: Path, benchmark: str = BENCHMARK) -> set[str]:
         if not isinstance(row, dict) or row.get("benchmark") != benchmark:
             continue
         label, run, hit = row.get("point"), str(row.get("run", "")), bool(row.get("disturbed"))
+        slow = row.get("reference_ratio")
+        slow = [float(slow)] if isinstance(slow, (int, float)) and slow > 0 else []
         seen = newest.get(label)
         if seen is None or run > seen[0]:
-            newest[label] = (run, hit)
+            newest[label] = (run, hit, slow)
         elif run == seen[0]:
-            newest[label] = (run, seen[1] or hit)
-    return {label for label, (_, hit) in newest.items() if hit}
+            newest[label] = (run, seen[1] or hit, seen[2] + slow)
+    return {
+        label: (hit, math.exp(sum(map(math.log, slow)) / len(slow)) if slow else 1.0)
+        for label, (_, hit, slow) in newest.items()
+    }
 
 
 def verdict(
@@ -196,6 +236,7 @@ def verdict(
     unclear = sum(f.kind == "unclear" for f in findings)
     lines.append(
         f"{regressions} regression(s), {sum(f.kind == 'improvement' for f in findings)}"
-        f" improvement(s), {unclear} unclear (disturbed, or quartiles overlapping)"
+        f" improvement(s), {unclear} unclear (disturbed, quartiles overlapping, or the machine"
+        " changed between the sides)"
     )
     return (1 if regressions else 0), "\n".join(lines)

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -591,6 +592,42 @@ def test_gate_does_not_call_overlapping_or_disturbed_points_regressions():
         "z/1t": ("unclear", "the quartiles overlap"),
         "w/1t": ("unclear", "disturbed"),  # a disturbed side is not judged, whatever the ratio
     }
+
+
+def test_gate_takes_the_machines_own_change_out_of_a_change_but_never_makes_one():
+    def slow(median, reference):
+        return replace(timing(median), reference=reference)
+
+    a = {k: slow(1.0, 1.1) for k in ("x/1t", "y/1t", "z/1t", "w/1t")}
+    b = {
+        "x/1t": slow(1.16, 1.1 * 1.07),  # B's rounds on a machine 7% slower: not past 15% then
+        "y/1t": slow(1.30, 1.1 * 1.07),  # past 15% even so
+        "z/1t": slow(1.16, 1.1 / 1.07),  # A's rounds were the slower: B's 16% stands
+        "w/1t": slow(0.84, 1.1 / 1.07),  # faster while A ran slow: not past 15% then
+    }
+    found = {f.label: (f.kind, f.why) for f in gate.compare(a, b, list(a))}
+    quieter = "the other's: rerun on a quieter machine"
+    assert found == {
+        "x/1t": ("unclear", f"B's rounds ran while the reference read 1.07x {quieter}"),
+        "y/1t": ("regression", ""),
+        "z/1t": ("regression", ""),
+        "w/1t": ("unclear", f"A's rounds ran while the reference read 1.07x {quieter}"),
+    }
+
+
+def test_gate_reads_the_machines_slowness_from_the_newest_runs_rounds(tmp_path):
+    rows = [
+        {"run": "r1", "point": "x/1t", "disturbed": False, "reference_ratio": 3.0},  # older run
+        {"run": "r2", "point": "x/1t", "disturbed": False, "reference_ratio": 1.0},
+        {"run": "r2", "point": "x/1t", "disturbed": False, "reference_ratio": 1.21},
+        {"run": "r2", "point": "y/1t", "disturbed": True},  # no reading: 1.0
+    ]
+    path = tmp_path / "flags.jsonl"
+    path.write_text("".join(json.dumps({"benchmark": gate.BENCHMARK, **r}) + "\n" for r in rows))
+    found = gate.read_flags(path)
+    assert found["x/1t"] == (False, pytest.approx(1.1))  # the geometric mean of 1.0 and 1.21
+    assert found["y/1t"] == (True, 1.0)
+    assert gate.read_disturbed(path) == {"y/1t"}
 
 
 def test_gate_verdict_reads_saved_results_and_flags(tmp_path):
