@@ -104,7 +104,7 @@ def compare(
         elif within_machine_change(ratio, machine):
             side = "B" if slower else "A"
             why = (
-                f"{side}'s rounds ran while the reference read {max(machine, 1 / machine):.2f}x"
+                f"{side}'s rounds ran while the reference read {max(machine, 1 / machine):.3f}x"
                 f" the other's: rerun on a quieter machine"
             )
             found.append(Finding(label, ratio, "unclear", why))

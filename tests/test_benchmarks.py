@@ -608,10 +608,10 @@ def test_gate_takes_the_machines_own_change_out_of_a_change_but_never_makes_one(
     found = {f.label: (f.kind, f.why) for f in gate.compare(a, b, list(a))}
     quieter = "the other's: rerun on a quieter machine"
     assert found == {
-        "x/1t": ("unclear", f"B's rounds ran while the reference read 1.07x {quieter}"),
+        "x/1t": ("unclear", f"B's rounds ran while the reference read 1.070x {quieter}"),
         "y/1t": ("regression", ""),
         "z/1t": ("regression", ""),
-        "w/1t": ("unclear", f"A's rounds ran while the reference read 1.07x {quieter}"),
+        "w/1t": ("unclear", f"A's rounds ran while the reference read 1.070x {quieter}"),
     }
 
 
