@@ -247,7 +247,8 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
 
     flags_dir = results_file.parent / "ffbench-flags"
     sidecar = flags_dir / f"{results_file.stem}.jsonl"
-    ours = measured_in(sidecar, run, BENCHMARK)
+    lines = flags.run_lines(sidecar, run)
+    ours = measured_in(lines, BENCHMARK)
     timings = {k: t for k, t in gate.read_file(results_file, BENCHMARK).items() if k in ours}
     env_name = results_file.stem.split("-", 1)[-1]
     measured = {impl_of(label) for label in timings} & set(registry.names())
@@ -257,7 +258,7 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
     found, unjudged = shifts(times, prints, history)
     slow = {s.impl: s for s in found if s.slow}
     flagged = [label for label in timings if impl_of(label) in slow]
-    paired = [k for k in measured_in(sidecar, run, PAIRED) if impl_of(k) in slow]
+    paired = [k for k in measured_in(lines, PAIRED) if impl_of(k) in slow]
     _flag(sidecar, run, BENCHMARK, {k: slow[impl_of(k)] for k in flagged})
     _flag(sidecar, run, PAIRED, {k: slow[impl_of(k)] for k in paired})
     entry = {"run": run, "fingerprints": prints, "points": times}
@@ -265,12 +266,11 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
     return describe(found, unjudged, len(flagged), spread(times, prints, history))
 
 
-def measured_in(sidecar: Path, run: str, benchmark: str) -> set[str]:
-    """The points of ``benchmark`` that ``run`` measured, by its lines in the sidecar: a run
-    narrowed with ``--bench`` leaves the commit's earlier values of the others in asv's file."""
-    return {
-        r.get("point") for r in flags.run_lines(sidecar, run) if r.get("benchmark") == benchmark
-    }
+def measured_in(lines: list[dict], benchmark: str) -> set[str]:
+    """The points of ``benchmark`` that a run measured, by its lines in the sidecar
+    (`flags.run_lines`): a run narrowed with ``--bench`` leaves the commit's earlier values of
+    the others in asv's file."""
+    return {r.get("point") for r in lines if r.get("benchmark") == benchmark}
 
 
 def _flag(sidecar: Path, run: str, benchmark: str, shifted: dict[str, Shift]) -> None:
