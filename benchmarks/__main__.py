@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from reports.flags import run_lines
+
 from . import cli, drift, flags, gate, grids, layout, leftovers, machine, supervise
 from .progress_view import Progress, grid_runs, history_runs
 from .runlock import Busy, RunLock
@@ -193,9 +195,10 @@ def after_run(machine_results: Path, commit: str, run_id: str, address_layout: s
     layout only. A results file that cannot be read is named and left as it is."""
     for path in sorted(machine_results.glob(f"{commit[:8]}-*.json")):
         sidecar = machine_results / "ffbench-flags" / f"{path.stem}.jsonl"
-        if not flags.run_lines(sidecar, run_id):
+        measured = run_lines(sidecar, run_id)
+        if not measured:
             continue
-        print(flags.run_outcome(sidecar, run_id).describe(), flush=True)
+        print(flags.run_outcome(measured).describe(), flush=True)
         if address_layout != layout.FIXED:
             print("whole-run check: skipped (the address layout is not fixed: each run is its"
                   " own draw)")  # fmt: skip

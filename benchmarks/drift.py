@@ -40,8 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from impls.point import Point
+from reports.flags import run_lines
 
-from . import flags, gate
+from . import gate
 
 BENCHMARK = gate.BENCHMARK
 #: Also flagged for an implementation that ran slow: its ratios to numpy were measured in the
@@ -247,7 +248,7 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
 
     flags_dir = results_file.parent / "ffbench-flags"
     sidecar = flags_dir / f"{results_file.stem}.jsonl"
-    lines = flags.run_lines(sidecar, run)
+    lines = run_lines(sidecar, run)
     ours = measured_in(lines, BENCHMARK)
     timings = {k: t for k, t in gate.read_file(results_file, BENCHMARK).items() if k in ours}
     env_name = results_file.stem.split("-", 1)[-1]
@@ -268,7 +269,7 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
 
 def measured_in(lines: list[dict], benchmark: str) -> set[str]:
     """The points of ``benchmark`` that a run measured, by its lines in the sidecar
-    (`flags.run_lines`): a run narrowed with ``--bench`` leaves the commit's earlier values of
+    (`reports.flags.run_lines`): a run narrowed with ``--bench`` leaves the commit's earlier values of
     the others in asv's file."""
     return {r.get("point") for r in lines if r.get("benchmark") == benchmark}
 

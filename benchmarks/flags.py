@@ -29,7 +29,7 @@ PROGRESS = "FFBENCH_PROGRESS"
 #: asv's environment name, for environments where asv does not set ASV_ENV_NAME (``--python``).
 ENV = "FFBENCH_ENV"
 #: The machine's measurement state beside the flags: its best reference time per core (across
-#: runs); this run's streak of points found in the slow state and each point's earlier round.
+#: runs); this run's streak of points found in the slow state and each point's earlier rounds (`Pool`).
 STATE_FILE = "reference.json"
 
 
@@ -71,43 +71,34 @@ class RunOutcome:
     measurements: int
     again: int  # attempts beyond the first
     waited: float  # seconds spent waiting for the machine's fast state
-    disturbed: int
+    disturbed: int  # points left disturbed
+    outweighed: int  # disturbed rounds that a clean round of their point outweighs
 
     def describe(self) -> str:
         return (
             f"the machine during this run: {self.measurements} point measurements,"
             f" {self.again} attempts measured again, {self.waited:.0f} s spent waiting for its"
-            f" fast state, {self.disturbed} left disturbed"
+            f" fast state, {self.outweighed} disturbed rounds outweighed by a clean round of"
+            f" their point, {self.disturbed} points left disturbed"
         )
 
 
-def run_lines(sidecar: Path, run: str) -> list[dict]:
-    """``run``'s lines in ``sidecar``, parsed; lines that cannot be read are left out, and a
-    missing sidecar has none."""
-    try:
-        text = sidecar.read_text(encoding="utf-8")
-    except OSError:
-        return []
-    rows = []
-    for line in text.splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict) and row.get("run") == run:
-            rows.append(row)
-    return rows
+def run_outcome(lines: list[dict]) -> RunOutcome:
+    """`RunOutcome` of one run's lines (`reports.flags.run_lines`): its measurements are the
+    lines that hold an attempt count (a line added after the run, such as a whole-run flag, is
+    not one); its disturbed points are those `reports.flags.point_flags` finds."""
+    # Imported here: benchmark processes import this module and need none of the reports.
+    from reports.flags import point_flags
 
-
-def run_outcome(sidecar: Path, run: str) -> RunOutcome:
-    """`RunOutcome` of ``run``'s point measurements in ``sidecar`` (`run_lines` that hold an
-    attempt count: a line added after the run, such as a whole-run flag, is not one)."""
-    rows = [r for r in run_lines(sidecar, run) if "attempts" in r]
+    rows = [r for r in lines if "attempts" in r]
+    found = point_flags(lines)
+    clean = {key for key, flag in found.items() if not flag.disturbed}
     return RunOutcome(
         len(rows),
         sum(max(0, _number(r.get("attempts")) - 1) for r in rows),
         sum(_number(r.get("waited_seconds")) for r in rows),
-        sum(r.get("disturbed") is True for r in rows),
+        len(found) - len(clean),
+        sum(r["disturbed"] is True and (r["benchmark"], r["point"]) in clean for r in rows),
     )
 
 
@@ -200,23 +191,48 @@ def _run_state(state: dict) -> dict:
     return state if state.get("run") == os.environ.get(RUN, "") else {}
 
 
-def earlier_round(benchmark: str, label: str) -> tuple[float, int] | None:
-    """(median, samples kept) of an earlier round of this run at this point (this commit)."""
+@dataclass(frozen=True)
+class Pool:
+    """What this run's earlier rounds of one point left in asv's pool of its samples.
+
+    asv runs each point in several processes (rounds) and takes the median and quartiles of
+    all their samples together. A round whose samples are more than three times all the others
+    decides those three numbers (each lies among its samples), so the point's flag follows the
+    rounds that decide it (`benchmarks.protocol.pool_round`)."""
+
+    median: float | None = None  # the newest clean round's median; None before any
+    clean: int = 0  # samples of the clean rounds that decide the pool
+    size: int = 0  # every sample in the pool, set-aside rounds' one each included
+    disturbed: bool = False  # a disturbed round decides the pool with them
+
+    @property
+    def settled(self) -> bool:
+        """Clean rounds decide the pool even with one more sample from elsewhere."""
+        return not self.disturbed and self.clean > 3 * (self.size - self.clean + 1)
+
+
+def earlier_rounds(benchmark: str, label: str) -> Pool:
+    """The `Pool` this run's earlier rounds of a point left (this commit); empty before any."""
     path = _state_file()
     if path is None:
-        return None
+        return Pool()
     rounds = _run_state(_read_state(path)).get("rounds", {})
     value = rounds.get(_round_key(benchmark, label)) if isinstance(rounds, dict) else None
-    if not (isinstance(value, list) and len(value) == 2):
-        return None
-    median, count = value
-    if not (isinstance(median, (int, float)) and isinstance(count, int)):
-        return None
-    return float(median), count
+    if not (isinstance(value, list) and len(value) == 4):
+        return Pool()
+    median, clean, size, disturbed = value
+    if not (
+        (median is None or isinstance(median, (int, float)))
+        and isinstance(clean, int)
+        and isinstance(size, int)
+        and isinstance(disturbed, bool)
+    ):
+        return Pool()
+    return Pool(None if median is None else float(median), clean, size, disturbed)
 
 
-def note_round(benchmark: str, label: str, median: float, count: int) -> None:
-    """Keep this round's median and sample count at this point for the rounds after it."""
+def note_rounds(benchmark: str, label: str, pool: Pool) -> None:
+    """Keep the point's `Pool` after this round for the rounds after it."""
     path = _state_file()
     if path is None:
         return
@@ -224,7 +240,7 @@ def note_round(benchmark: str, label: str, median: float, count: int) -> None:
     rounds = _run_state(state).get("rounds", {})
     rounds = {
         **(rounds if isinstance(rounds, dict) else {}),
-        _round_key(benchmark, label): [median, count],
+        _round_key(benchmark, label): [pool.median, pool.clean, pool.size, pool.disturbed],
     }
     _write_run_state(path, state, rounds=rounds)
 

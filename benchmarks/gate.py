@@ -38,6 +38,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from reports.flags import Flag, read_flags, sidecar
+
 BENCHMARK = "bench_step.Step.track_time"
 THRESHOLD = 0.15
 #: Fewer points than this and no common shift is divided out (a median of few is no baseline).
@@ -53,8 +55,8 @@ class Timing:
     q_75: float
     disturbed: bool = False
     #: How slow the machine read while the point was measured: the geometric mean, over the
-    #: measurements (rounds) of the newest run, of the reference's time over its best
-    #: (`benchmarks.protocol`); 1.0 where unknown.
+    #: rounds of the newest run that decide the point, of the reference's time over its best
+    #: (`benchmarks.protocol`, `reports.flags.Flag.slowness`); 1.0 where unknown.
     reference: float = 1.0
 
 
@@ -140,7 +142,7 @@ def read_timings(results_dir: Path, machine: str, commit: str) -> dict[str, Timi
 
 def read_file(path: Path, benchmark: str = BENCHMARK) -> dict[str, Timing]:
     """``benchmark``'s medians and quartiles in one asv results file, by point label, with the
-    disturbed flags of its sidecar (`benchmarks.flags`)."""
+    disturbed flags of its sidecar (`reports.flags`)."""
     data = json.loads(path.read_text())
     columns, row = data["result_columns"], data["results"].get(benchmark)
     if row is None:
@@ -148,7 +150,7 @@ def read_file(path: Path, benchmark: str = BENCHMARK) -> dict[str, Timing]:
     (labels,) = row[columns.index("params")]
     medians = row[columns.index("result")] or [None] * len(labels)
     q25, q75 = _stat(columns, row, "stats_q_25"), _stat(columns, row, "stats_q_75")
-    flags = read_flags(path.parent / "ffbench-flags" / f"{path.stem}.jsonl", benchmark)
+    found, _ = read_flags(sidecar(path))
     timings = {}
     for i, quoted in enumerate(labels):
         label = quoted.strip("'\"")
@@ -157,44 +159,9 @@ def read_file(path: Path, benchmark: str = BENCHMARK) -> dict[str, Timing]:
             continue
         lo = q25[i] if i < len(q25) and q25[i] is not None else value
         hi = q75[i] if i < len(q75) and q75[i] is not None else value
-        hit, slow = flags.get(label, (False, 1.0))
-        timings[label] = Timing(value, lo, hi, hit, slow)
+        flag = found.get((benchmark, label), Flag(False, ""))
+        timings[label] = Timing(value, lo, hi, flag.disturbed, flag.slowness)
     return timings
-
-
-def read_disturbed(path: Path, benchmark: str = BENCHMARK) -> set[str]:
-    """Labels of ``benchmark`` flagged disturbed in the newest run that measured them."""
-    return {label for label, (hit, _) in read_flags(path, benchmark).items() if hit}
-
-
-def read_flags(path: Path, benchmark: str = BENCHMARK) -> dict[str, tuple[bool, float]]:
-    """{label: (disturbed, the machine's slowness)} of ``benchmark``'s points in the newest run
-    that measured each: disturbed if any of that run's lines says so; the slowness is the
-    geometric mean of its lines' ``reference_ratio`` (1.0 where none has one)."""
-    newest: dict[str, tuple[str, bool, list[float]]] = {}
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return {}
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(row, dict) or row.get("benchmark") != benchmark:
-            continue
-        label, run, hit = row.get("point"), str(row.get("run", "")), bool(row.get("disturbed"))
-        slow = row.get("reference_ratio")
-        slow = [float(slow)] if isinstance(slow, (int, float)) and slow > 0 else []
-        seen = newest.get(label)
-        if seen is None or run > seen[0]:
-            newest[label] = (run, hit, slow)
-        elif run == seen[0]:
-            newest[label] = (run, seen[1] or hit, seen[2] + slow)
-    return {
-        label: (hit, math.exp(sum(map(math.log, slow)) / len(slow)) if slow else 1.0)
-        for label, (_, hit, slow) in newest.items()
-    }
 
 
 def verdict(

@@ -34,7 +34,11 @@ blocks of every round, and its interval comes from them too. Inside one process 
    than `round_tolerance` slower is disturbed (measured again); more than that faster means the
    earlier round was slow, and this round measures on until it holds more than three times the
    earlier round's samples (`outweigh`: asv's pooled median and quartiles are then this
-   round's), or the point is flagged if `outweigh_seconds` runs out first.
+   round's), or the point is flagged if `outweigh_seconds` runs out first;
+8. settles what the round gives asv's pool (`pool_round`): one clean round is enough for a
+   point, so a disturbed round beside clean ones gives one sample and is set aside, and a clean
+   round after a disturbed one outweighs it the same way; a point is disturbed only when the
+   rounds that decide its pooled value are.
 
 The best reference per core is the machine's, kept across runs beside the flags
 (`flags.best_references`), so a run that starts in one of its slow periods is judged against
@@ -55,7 +59,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -284,6 +288,7 @@ class Attempt:
     slow: float
     why: str
     outweighed: float | None = None  # the earlier round's median over this one's, if outweighed
+    earlier_slow: bool = False  # faster than the point's earlier round by `round_tolerance`
 
     @property
     def disturbed(self) -> bool:
@@ -346,6 +351,7 @@ def measure(
     # A machine that stayed slow for the last few points is busy, not passing through a slow
     # moment: measure at once and flag, instead of waiting on every point.
     patient = flags.slow_streak() < protocol.patience_points
+    pool = flags.earlier_rounds(benchmark, label)
     attempts: list[Attempt] = []
     waited = 0.0  # seconds spent waiting for the fast state, for the run's summary
     for _ in range(protocol.max_attempts):
@@ -370,15 +376,14 @@ def measure(
             state = f"only {len(samples)} of {len(raw)} blocks ran in the fast state"
             why = f"{why}; {state}" if why else state
         earlier_slow, outweighed = False, None
-        earlier = flags.earlier_round(benchmark, label) if not why and samples else None
-        if earlier is not None:
-            why, earlier_slow = round_disagreement(float(np.median(samples)), earlier[0], protocol)
+        if not why and samples and pool.median is not None:
+            why, earlier_slow = round_disagreement(float(np.median(samples)), pool.median, protocol)
         if earlier_slow:
-            raw = outweigh(raw, measure_once, 3 * earlier[1] + 1, keep_fast, protocol)
+            raw = outweigh(raw, measure_once, 3 * pool.size + 1, keep_fast, protocol)
             samples = kept_samples(raw, keep_fast, protocol)
-            if len(samples) > 3 * earlier[1]:
-                why, outweighed = "", earlier[0] / float(np.median(samples))
-        attempts.append(Attempt(samples, others, slow, why, outweighed))
+            if len(samples) > 3 * pool.size:
+                why, outweighed = "", pool.median / float(np.median(samples))
+        attempts.append(Attempt(samples, others, slow, why, outweighed, earlier_slow))
         # Clean; or the wait for a fast state ran out; or the earlier round was the slow one.
         if not why or before > protocol.slow_state or earlier_slow:
             break
@@ -387,8 +392,8 @@ def measure(
     if kept is None:
         kept = min(attempts, key=lambda a: float(np.median(a.samples)) if a.samples else math.inf)
     flags.note_slow(kept.disturbed and kept.slow > protocol.slow_state)
-    if not kept.disturbed:
-        flags.note_round(benchmark, label, float(np.median(kept.samples)), len(kept.samples))
+    samples, pooled, after_round = pool_round(kept, pool, measure_once, keep_fast, protocol)
+    flags.note_rounds(benchmark, label, after_round)
     flags.record(
         benchmark,
         label,
@@ -399,8 +404,58 @@ def measure(
         why=kept.why,
         outweighed_earlier_round=kept.outweighed,
         waited_seconds=round(waited, 3),
+        **({pooled: True} if pooled else {}),
     )
-    return kept.samples
+    return samples
+
+
+#: `pool_round`'s outcomes, as the flags line names them (`reports.flags` reads them).
+OVERRULES = "overrules_earlier_rounds"
+SET_ASIDE = "set_aside"
+
+
+def pool_round(
+    kept: Attempt,
+    pool: flags.Pool,
+    measure_once: Callable[[], list[float]],
+    keep_fast: bool,
+    protocol: Protocol,
+) -> tuple[list[float], str, flags.Pool]:
+    """(the samples this round gives asv, `OVERRULES`, `SET_ASIDE` or '', the pool after it).
+
+    A point is disturbed only where a disturbed round decides asv's pooled median and
+    quartiles: one clean round of two is enough, as one round is enough in a run of one
+    (measured on the 2-vCPU VM in noisy hours: of the points flagged in either of two
+    back-to-back runs, all but 0-3 of 8-25 had one clean round). So:
+
+    - a disturbed round after clean rounds that decide the pool (`flags.Pool.settled`) gives
+      one sample, its median: **set aside**, it cannot move their median or quartiles, and
+      the point stays clean; not a round that found the earlier one slow (the earlier round
+      is then the doubtful one);
+    - a clean round after a disturbed one measures on until it holds more than three times
+      every sample in the pool (`outweigh`, for at most `outweigh_seconds`): then it
+      **overrules** the earlier rounds and the point is clean; if time runs out it stays
+      disturbed. So does a clean round after an earlier one found slow (`round_disagreement`).
+
+    A clean round that overrules a disturbed one has no clean round to be compared with: its
+    point rests on that one round, as every point of a one-round run does."""
+    samples = kept.samples
+    median = float(np.median(samples)) if samples else math.nan
+    if kept.disturbed:
+        if pool.settled and samples and not kept.earlier_slow:
+            return [median], SET_ASIDE, replace(pool, size=pool.size + 1)
+        return samples, "", replace(pool, size=pool.size + len(samples), disturbed=True)
+    if pool.disturbed:
+        raw = outweigh(samples, measure_once, 3 * pool.size + 1, keep_fast, protocol)
+        samples = kept_samples(raw, keep_fast, protocol)
+        median = float(np.median(samples))
+        if len(samples) <= 3 * pool.size:
+            size = pool.size + len(samples)
+            return samples, "", flags.Pool(median, pool.clean + len(samples), size, True)
+    size = pool.size + len(samples)
+    if pool.disturbed or kept.outweighed is not None:
+        return samples, OVERRULES, flags.Pool(median, len(samples), size, False)
+    return samples, "", flags.Pool(median, pool.clean + len(samples), size, False)
 
 
 def round_disagreement(

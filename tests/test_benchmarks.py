@@ -34,6 +34,7 @@ from benchmarks import (
     protocol,
 )
 from impls.point import Point, columns
+from reports.flags import Flag, read_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 MACHINE = "ffbench-test"
@@ -295,20 +296,25 @@ def test_measure_records_how_long_the_point_waited_for_the_fast_state(monkeypatc
     assert 0.1 <= row["waited_seconds"] < 1.0  # two polls of 0.05 s, and the readings
 
 
-def test_a_runs_outcome_sums_its_own_lines(tmp_path):
-    sidecar = tmp_path / "flags.jsonl"
-    rows = [
-        {"run": "r2", "attempts": 3, "waited_seconds": 1.5, "disturbed": True},
-        {"run": "r2", "attempts": 1, "waited_seconds": 0.5, "disturbed": False},
-        {"run": "r1", "attempts": 2, "waited_seconds": 9.0, "disturbed": True},  # another run
-        {"run": "r2", "disturbed": True, "why": "the whole run ran slow"},  # not a measurement
+def test_a_runs_outcome_sums_its_own_lines():
+    def line(point, **fields):
+        return {"run": "r2", "benchmark": "b", "point": point, **fields}
+
+    lines = [
+        line("x", attempts=3, waited_seconds=1.5, disturbed=True),
+        line("y", attempts=1, waited_seconds=0.5, disturbed=False),
+        line("y", attempts=3, disturbed=True, set_aside=True),  # beside y's clean round
+        line("z", attempts=1, disturbed=False),
+        line("z", disturbed=True, why="the whole run ran slow"),  # not a measurement
     ]
-    sidecar.write_text("\n".join(map(json.dumps, rows)) + "\nnot json\n")
-    outcome = flags.run_outcome(sidecar, "r2")
-    assert outcome == flags.RunOutcome(measurements=2, again=2, waited=2.0, disturbed=1)
+    outcome = flags.run_outcome(lines)
+    assert outcome == flags.RunOutcome(
+        measurements=4, again=4, waited=2.0, disturbed=2, outweighed=1
+    )
     assert outcome.describe() == (
-        "the machine during this run: 2 point measurements, 2 attempts measured again, 2 s spent"
-        " waiting for its fast state, 1 left disturbed"
+        "the machine during this run: 4 point measurements, 4 attempts measured again, 2 s spent"
+        " waiting for its fast state, 1 disturbed rounds outweighed by a clean round of their"
+        " point, 2 points left disturbed"
     )
 
 
@@ -538,13 +544,72 @@ def test_rounds_of_another_run_or_commit_are_not_compared(monkeypatch, tmp_path)
     monkeypatch.setenv(flags.FLAGS_DIR, str(tmp_path))
     monkeypatch.setenv(flags.RUN, "one")
     monkeypatch.setenv(flags.COMMIT, "aaaaaaaa11")
-    flags.note_round("b", "x/1t", 1.0, 7)
-    assert flags.earlier_round("b", "x/1t") == (1.0, 7)
+    flags.note_rounds("b", "x/1t", flags.Pool(1.0, 7, 8, False))
+    assert flags.earlier_rounds("b", "x/1t") == flags.Pool(1.0, 7, 8, False)
     monkeypatch.setenv(flags.COMMIT, "bbbbbbbb22")
-    assert flags.earlier_round("b", "x/1t") is None  # the gate's other commit
+    assert flags.earlier_rounds("b", "x/1t") == flags.Pool()  # the gate's other commit
     monkeypatch.setenv(flags.RUN, "two")
     monkeypatch.setenv(flags.COMMIT, "aaaaaaaa11")
-    assert flags.earlier_round("b", "x/1t") is None
+    assert flags.earlier_rounds("b", "x/1t") == flags.Pool()
+
+
+def point_flag(sidecar: Path, label: str = "x/1t") -> Flag:
+    return read_flags(sidecar)[0][("b.C.track_time", label)]
+
+
+def test_a_disturbed_round_beside_a_clean_one_is_set_aside(monkeypatch, steady_machine):
+    """One clean round holds the point: the disturbed round gives asv one sample, its
+    median, which cannot move the clean round's median or quartiles."""
+    load = iter([0.0, 3.0, 3.0, 3.0])  # the first round clean, every attempt of the second busy
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: next(load))
+    monkeypatch.setenv(flags.RUN, "two rounds")
+    config = protocol.Protocol(pause_seconds=0.0, min_blocks=1)
+    protocol.measure(lambda: [1.0] * 7, 1, "b.C.track_time", "x/1t", config)
+    kept = protocol.measure(lambda: [2.0, 2.1, 2.15], 1, "b.C.track_time", "x/1t", config)
+    assert kept == [2.1]
+    rows = flag_rows(steady_machine)
+    assert [(r["disturbed"], r.get("set_aside")) for r in rows] == [(False, None), (True, True)]
+    assert point_flag(steady_machine).disturbed is False
+
+
+def test_a_round_is_set_aside_only_beside_clean_rounds_that_outnumber_it(
+    monkeypatch, steady_machine
+):
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 3.0)  # every attempt busy
+    monkeypatch.setenv(flags.RUN, "two rounds")
+    config = protocol.Protocol(pause_seconds=0.0, min_blocks=1, max_attempts=1)
+    flags.note_rounds("b.C.track_time", "x/1t", flags.Pool(1.0, 3, 3, False))  # 3 samples
+    assert protocol.measure(lambda: [2.0, 2.0], 1, "b.C.track_time", "x/1t", config) == [2.0, 2.0]
+    assert point_flag(steady_machine).disturbed is True
+
+
+def test_a_clean_round_after_a_disturbed_one_outweighs_it(monkeypatch, steady_machine):
+    load = iter([3.0, 3.0, 3.0, 0.0])  # every attempt of the first round busy, then clean
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: next(load))
+    monkeypatch.setenv(flags.RUN, "two rounds")
+    config = protocol.Protocol(pause_seconds=0.0, min_blocks=1)
+    protocol.measure(lambda: [2.0, 2.0], 1, "b.C.track_time", "x/1t", config)
+    kept = protocol.measure(lambda: [1.0, 1.0], 1, "b.C.track_time", "x/1t", config)
+    assert kept == [1.0] * 8  # more than 3 x the pool's 2 samples
+    rows = flag_rows(steady_machine)
+    assert [(r["disturbed"], r.get("overrules_earlier_rounds")) for r in rows] == [
+        (True, None),
+        (False, True),
+    ]
+    assert point_flag(steady_machine).disturbed is False
+
+
+def test_a_clean_round_that_cannot_outweigh_a_disturbed_one_leaves_it_flagged(
+    monkeypatch, steady_machine
+):
+    load = iter([3.0, 3.0, 3.0, 0.0])
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: next(load))
+    monkeypatch.setenv(flags.RUN, "two rounds")
+    config = protocol.Protocol(pause_seconds=0.0, min_blocks=1, outweigh_seconds=0.0)
+    protocol.measure(lambda: [2.0, 2.0], 1, "b.C.track_time", "x/1t", config)
+    assert protocol.measure(lambda: [1.0], 1, "b.C.track_time", "x/1t", config) == [1.0]
+    assert point_flag(steady_machine).disturbed is True
+    assert "other processes" in point_flag(steady_machine).why
 
 
 # --- the gate --------------------------------------------------------------------------------
@@ -615,19 +680,27 @@ def test_gate_takes_the_machines_own_change_out_of_a_change_but_never_makes_one(
     }
 
 
-def test_gate_reads_the_machines_slowness_from_the_newest_runs_rounds(tmp_path):
+def test_gate_reads_the_machines_slowness_from_the_rounds_that_decide_each_point(tmp_path):
     rows = [
         {"run": "r1", "point": "x/1t", "disturbed": False, "reference_ratio": 3.0},  # older run
         {"run": "r2", "point": "x/1t", "disturbed": False, "reference_ratio": 1.0},
         {"run": "r2", "point": "x/1t", "disturbed": False, "reference_ratio": 1.21},
         {"run": "r2", "point": "y/1t", "disturbed": True},  # no reading: 1.0
+        {"run": "r2", "point": "z/1t", "disturbed": False, "reference_ratio": 1.0},
+        {
+            "run": "r2",
+            "point": "z/1t",
+            "disturbed": True,
+            "reference_ratio": 2.0,
+            "set_aside": True,
+        },
     ]
     path = tmp_path / "flags.jsonl"
     path.write_text("".join(json.dumps({"benchmark": gate.BENCHMARK, **r}) + "\n" for r in rows))
-    found = gate.read_flags(path)
-    assert found["x/1t"] == (False, pytest.approx(1.1))  # the geometric mean of 1.0 and 1.21
-    assert found["y/1t"] == (True, 1.0)
-    assert gate.read_disturbed(path) == {"y/1t"}
+    found = {point: flag for (_, point), flag in read_flags(path)[0].items()}
+    assert found["x/1t"].slowness == pytest.approx(1.1)  # the geometric mean of 1.0 and 1.21
+    assert (found["y/1t"].disturbed, found["y/1t"].slowness) == (True, 1.0)
+    assert (found["z/1t"].disturbed, found["z/1t"].slowness) == (False, 1.0)
 
 
 def test_gate_verdict_reads_saved_results_and_flags(tmp_path):

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import impls
+from reports.flags import read_flags
 from reports.load import COLUMNS, FACTS, ResultsError, ResultsWarning, load_results
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -217,6 +218,36 @@ def test_flags_line_of_another_shape_is_skipped(tmp_path):
     with pytest.warns(ResultsWarning) as record:
         load_results(root)
     assert [str(w.message).split(" skipped")[0][-6:] for w in record] == ["line 5", "line 6"]
+
+
+def test_the_rounds_that_decide_a_point_flag_it(tmp_path):
+    """A clean round that outweighs the pool overrules the lines before it; a round set aside
+    flags nothing; a whole-run flag added after the rounds flags the point."""
+    rounds = {
+        "overruled": [{"disturbed": True}, {"disturbed": False, "overrules_earlier_rounds": True}],
+        "set aside": [{"disturbed": False}, {"disturbed": True, "set_aside": True}],
+        "two rounds": [{"disturbed": False}, {"disturbed": True, "why": "busy"}],
+        "whole run": [
+            {"disturbed": True},
+            {"disturbed": False, "overrules_earlier_rounds": True},
+            {"disturbed": True, "why": "the whole run ran slow"},
+        ],
+    }
+    lines = [
+        {"run": "r1", "benchmark": "b", "point": point, **fields}
+        for point, fields_of_rounds in rounds.items()
+        for fields in fields_of_rounds
+    ]
+    path = tmp_path / "flags.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    found, problems = read_flags(path)
+    assert problems == []
+    assert {point: (f.disturbed, f.why) for (_, point), f in found.items()} == {
+        "overruled": (False, ""),
+        "set aside": (False, ""),
+        "two rounds": (True, "busy"),
+        "whole run": (True, "the whole run ran slow"),
+    }
 
 
 def test_cache_is_used_and_invalidated(tmp_path):
