@@ -204,6 +204,7 @@ class Pool:
     clean: int = 0  # samples of the clean rounds that decide the pool
     size: int = 0  # every sample in the pool, set-aside rounds' one each included
     disturbed: bool = False  # a disturbed round decides the pool with them
+    fastest: float | None = None  # the lowest median of any earlier round, disturbed or not
 
     @property
     def settled(self) -> bool:
@@ -218,17 +219,17 @@ def earlier_rounds(benchmark: str, label: str) -> Pool:
         return Pool()
     rounds = _run_state(_read_state(path)).get("rounds", {})
     value = rounds.get(_round_key(benchmark, label)) if isinstance(rounds, dict) else None
-    if not (isinstance(value, list) and len(value) == 4):
+    if not (isinstance(value, list) and len(value) == 5):
         return Pool()
-    median, clean, size, disturbed = value
+    median, clean, size, disturbed, fastest = value
     if not (
-        (median is None or isinstance(median, (int, float)))
+        all(v is None or isinstance(v, (int, float)) for v in (median, fastest))
         and isinstance(clean, int)
         and isinstance(size, int)
         and isinstance(disturbed, bool)
     ):
         return Pool()
-    return Pool(None if median is None else float(median), clean, size, disturbed)
+    return Pool(median, clean, size, disturbed, fastest)
 
 
 def note_rounds(benchmark: str, label: str, pool: Pool) -> None:
@@ -240,7 +241,13 @@ def note_rounds(benchmark: str, label: str, pool: Pool) -> None:
     rounds = _run_state(state).get("rounds", {})
     rounds = {
         **(rounds if isinstance(rounds, dict) else {}),
-        _round_key(benchmark, label): [pool.median, pool.clean, pool.size, pool.disturbed],
+        _round_key(benchmark, label): [
+            pool.median,
+            pool.clean,
+            pool.size,
+            pool.disturbed,
+            pool.fastest,
+        ],
     }
     _write_run_state(path, state, rounds=rounds)
 

@@ -544,8 +544,8 @@ def test_rounds_of_another_run_or_commit_are_not_compared(monkeypatch, tmp_path)
     monkeypatch.setenv(flags.FLAGS_DIR, str(tmp_path))
     monkeypatch.setenv(flags.RUN, "one")
     monkeypatch.setenv(flags.COMMIT, "aaaaaaaa11")
-    flags.note_rounds("b", "x/1t", flags.Pool(1.0, 7, 8, False))
-    assert flags.earlier_rounds("b", "x/1t") == flags.Pool(1.0, 7, 8, False)
+    flags.note_rounds("b", "x/1t", flags.Pool(1.0, 7, 8, False, 0.9))
+    assert flags.earlier_rounds("b", "x/1t") == flags.Pool(1.0, 7, 8, False, 0.9)
     monkeypatch.setenv(flags.COMMIT, "bbbbbbbb22")
     assert flags.earlier_rounds("b", "x/1t") == flags.Pool()  # the gate's other commit
     monkeypatch.setenv(flags.RUN, "two")
@@ -578,8 +578,30 @@ def test_a_round_is_set_aside_only_beside_clean_rounds_that_outnumber_it(
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: 3.0)  # every attempt busy
     monkeypatch.setenv(flags.RUN, "two rounds")
     config = protocol.Protocol(pause_seconds=0.0, min_blocks=1, max_attempts=1)
-    flags.note_rounds("b.C.track_time", "x/1t", flags.Pool(1.0, 3, 3, False))  # 3 samples
+    flags.note_rounds("b.C.track_time", "x/1t", flags.Pool(2.0, 3, 3, False, 2.0))  # 3 samples
     assert protocol.measure(lambda: [2.0, 2.0], 1, "b.C.track_time", "x/1t", config) == [2.0, 2.0]
+    assert point_flag(steady_machine).disturbed is True
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ((0.0, [1.5] * 7), (3.0, [1.0] * 7)),  # disturbed, yet faster than the clean round
+        ((3.0, [1.0] * 7), (0.0, [1.5] * 7)),  # clean, yet slower than the disturbed round
+    ],
+)
+def test_a_round_faster_than_the_one_that_would_hold_the_point_flags_it(
+    monkeypatch, steady_machine, first, second
+):
+    """A slow state only makes a step slower: the faster round shows the other ran slow."""
+    load = iter([first[0], second[0]])
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: next(load))
+    monkeypatch.setenv(flags.RUN, "two rounds")
+    config = protocol.Protocol(pause_seconds=0.0, min_blocks=1, max_attempts=1)
+    protocol.measure(lambda: first[1], 1, "b.C.track_time", "x/1t", config)
+    protocol.measure(lambda: second[1], 1, "b.C.track_time", "x/1t", config)
+    rows = flag_rows(steady_machine)
+    assert not any(r.get("set_aside") or r.get("overrules_earlier_rounds") for r in rows)
     assert point_flag(steady_machine).disturbed is True
 
 
