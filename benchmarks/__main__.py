@@ -36,7 +36,7 @@ import shlex
 import signal
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -92,6 +92,7 @@ class Plan:
     total: int | None = None  # point runs, for the progress line (None: unknown)
     labels: list[str] = field(default_factory=list)  # continuous: the history points
     commits: tuple[str, str] = ("", "")  # continuous: full hashes of A and B
+    rounds: int = grids.ROUNDS  # continuous: rounds of each commit
 
 
 def plan(grid: str, command: str, args: list[str], opts, repo: Path) -> Plan:
@@ -126,6 +127,7 @@ def plan(grid: str, command: str, args: list[str], opts, repo: Path) -> Plan:
         None if opts.bench else history_runs(labels, rounds),
         labels,
         (base, head),
+        int(rounds) if str(rounds).isdigit() else grids.ROUNDS,
     )
 
 
@@ -136,7 +138,62 @@ def run(argv: list[str]) -> int:
     name = machine.asv_machine_name(getattr(opts, "machine", None))
     todo = plan(ours.grid, ours.command, list(ours.asv_args), opts, repo)
     fixed = layout.wanted() == "fixed"
+    commit = getattr(opts, "set_commit_hash", None)
 
+    outcome, env, address_layout = asv_pass(ours, todo, opts, config, name, results, fixed)
+    if outcome.signal is not None:
+        return interrupted(outcome, results / name)
+    if ours.command != "continuous":
+        if ours.command == "run" and outcome.returncode == 0 and commit:
+            after_run(results / name, commit, env[flags.RUN], address_layout)
+        return outcome.returncode
+    if outcome.returncode not in (0, 1):  # 1: asv found a change; the gate decides what it means
+        print(f"asv continuous failed (exit {outcome.returncode}): no regression verdict")
+        return outcome.returncode
+    first = gate.judge(results, name, *todo.commits, labels=todo.labels)
+    again = first.to_confirm()
+    if not again:
+        print(gate.describe(first))
+        return first.code
+    print(gate.describe(first), flush=True)
+    print(f"measuring the {len(again)} regressed or improved points again to confirm them",
+          flush=True)  # fmt: skip
+    second = confirming(todo, again)
+    outcome, _, _ = asv_pass(ours, second, opts, config, name, results, fixed)
+    if outcome.signal is not None:
+        return interrupted(outcome, results / name)
+    if outcome.returncode not in (0, 1):
+        print(f"asv continuous failed (exit {outcome.returncode}): no regression verdict")
+        return outcome.returncode
+    final = gate.confirm(first, gate.judge(results, name, *todo.commits, labels=todo.labels))
+    print(gate.describe(final))
+    return final.code
+
+
+def confirming(todo: Plan, labels: list[str]) -> Plan:
+    """``todo`` (a ``continuous`` plan) narrowed to ``labels``: the gate's second pass."""
+    pattern = cli.history_pattern(labels)
+    rest = cli.without_bench(todo.asv_args)
+    return replace(
+        todo,
+        asv_args=[*rest, "--bench", pattern],
+        shown=[*rest, "--bench", f"<{len(labels)} points to confirm>"],
+        total=history_runs(labels, todo.rounds),
+    )
+
+
+def interrupted(outcome, machine_results: Path) -> int:
+    print(
+        f"interrupted; results of earlier runs and finished commits are in {machine_results}/"
+        " (asv saves a commit's results when all its points are done)",
+        file=sys.stderr,
+    )
+    return 128 + outcome.signal
+
+
+def asv_pass(ours, todo: Plan, opts, config: str, name: str, results: Path, fixed: bool):
+    """Run asv as ``todo`` says, under the run lock, with the address layout and the flags'
+    environment set; (its outcome, the environment, the address layout it ran with)."""
     with RunLock(results) as lock:
         note = leftovers.remove_stale()
         if note:
@@ -168,24 +225,7 @@ def run(argv: list[str]) -> int:
             Path(progress_path).unlink(missing_ok=True)
             keep_facts(ours.command, outcome, name, config, facts_path, facts_before,
                        address_layout)  # fmt: skip
-
-    if outcome.signal is not None:
-        print(
-            f"interrupted; results of earlier runs and finished commits are in {results / name}/"
-            " (asv saves a commit's results when all its points are done)",
-            file=sys.stderr,
-        )
-        return 128 + outcome.signal
-    if ours.command != "continuous":
-        if ours.command == "run" and outcome.returncode == 0 and commit:
-            after_run(results / name, commit, env[flags.RUN], address_layout)
-        return outcome.returncode
-    if outcome.returncode not in (0, 1):  # 1: asv found a change; the gate decides what it means
-        print(f"asv continuous failed (exit {outcome.returncode}): no regression verdict")
-        return outcome.returncode
-    code, text = gate.verdict(results, name, *todo.commits, labels=todo.labels)
-    print(text)
-    return code
+    return outcome, env, address_layout
 
 
 def after_run(machine_results: Path, commit: str, run_id: str, address_layout: str) -> None:

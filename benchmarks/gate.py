@@ -164,24 +164,33 @@ def read_file(path: Path, benchmark: str = BENCHMARK) -> dict[str, Timing]:
     return timings
 
 
-def verdict(
-    results_dir: Path, machine: str, commit_a: str, commit_b: str, labels: list[str] | None = None
-) -> tuple[int, str]:
-    """(exit code, text): 1 if any history point regressed, else 0; `NOTHING_TO_COMPARE` if no
-    point was measured on both sides.
+@dataclass(frozen=True)
+class Judgement:
+    """One comparison of the two commits' saved results."""
 
-    ``labels``: the points to judge (default: every one-thread point measured on both sides).
-    """
+    code: int  # 1: a regression (or every point moved together), 0: none, or NOTHING_TO_COMPARE
+    head: str  # what was compared, or why nothing could be
+    findings: list[Finding]
+    points: int = 0  # the points judged
+
+    def to_confirm(self) -> list[str]:
+        """The points a second pass should measure again: the regressions and improvements."""
+        return [f.label for f in self.findings if f.kind in ("regression", "improvement")]
+
+
+def judge(
+    results_dir: Path, machine: str, commit_a: str, commit_b: str, labels: list[str] | None = None
+) -> Judgement:
+    """`Judgement` of B against A on ``labels`` (default: every one-thread point measured on
+    both sides)."""
     a = read_timings(Path(results_dir), machine, commit_a)
     b = read_timings(Path(results_dir), machine, commit_b)
     if labels is None:
         labels = [label for label in a if label.endswith("/1t")]
     both = [label for label in labels if label in a and label in b]
     if not both:
-        return (
-            NOTHING_TO_COMPARE,
-            f"no history point measured on both {commit_a[:8]} and {commit_b[:8]}",
-        )
+        why = f"no history point measured on both {commit_a[:8]} and {commit_b[:8]}"
+        return Judgement(NOTHING_TO_COMPARE, why, [])
     shift = common_shift(a, b, both)
     head = (
         f"regression gate: {commit_b[:8]} against {commit_a[:8]}, {len(both)} one-thread points,"
@@ -189,21 +198,71 @@ def verdict(
         f" x{shift:.3f}"
     )
     if shift > 1 + THRESHOLD:
-        return 1, (
+        return Judgement(1, (
             f"{head}\nevery point moved together (x{shift:.2f}): the machine changed state"
             " between the commits, or a change slowed every implementation; rerun to tell them"
             " apart"
-        )
+        ), [], len(both))  # fmt: skip
     findings = compare(a, b, both, shift)
-    lines = [head]
-    for f in sorted(findings, key=lambda f: (f.kind, -abs(math.log(f.ratio)))):
+    regressed = any(f.kind == "regression" for f in findings)
+    return Judgement(1 if regressed else 0, head, findings, len(both))
+
+
+def confirm(first: Judgement, again: Judgement) -> Judgement:
+    """``first`` with each regression and improvement kept only where the second pass, which
+    measured those points again (rounds interleaved as before), finds the same; otherwise it is
+    unclear, with both ratios.
+
+    Why a second pass: with some 90 points judged, one moving past the threshold by noise is
+    to be expected on a noisy machine (measured in a noisy hour here: two commits with the same
+    step code, torch-cpu at 64x1000x100x10 exp-sigmoid 1.15x, every round of both sides clean),
+    while a real change moves its points again. It costs time only where something was found."""
+    seen = {f.label: f for f in again.findings}
+    findings = []
+    for f in first.findings:
+        if f.kind not in ("regression", "improvement"):
+            findings.append(f)
+            continue
+        second = seen.get(f.label)
+        if second is not None and second.kind == f.kind:
+            findings.append(
+                Finding(f.label, f.ratio, f.kind, f"x{second.ratio:.2f} measured again")
+            )
+            continue
+        ratio = f"x{second.ratio:.2f}" if second is not None else "within the threshold"
+        why = second.why if second is not None and second.why else "rerun on a quieter machine"
+        findings.append(
+            Finding(f.label, f.ratio, "unclear", f"not confirmed: {ratio} measured again; {why}")
+        )
+    regressed = any(f.kind == "regression" for f in findings)
+    head = f"{first.head}; its regressions and improvements measured again"
+    return Judgement(1 if regressed else 0, head, findings, first.points)
+
+
+def describe(judgement: Judgement) -> str:
+    """The gate's report: what was compared, each finding, the counts."""
+    lines = [judgement.head]
+    if not judgement.points or (judgement.code and not judgement.findings):
+        return judgement.head
+    for f in sorted(judgement.findings, key=lambda f: (f.kind, -abs(math.log(f.ratio)))):
         note = f" ({f.why})" if f.why else ""
         lines.append(f"  {f.kind}: {f.label} x{f.ratio:.2f}{note}")
-    regressions = sum(f.kind == "regression" for f in findings)
-    unclear = sum(f.kind == "unclear" for f in findings)
+    count = {kind: sum(f.kind == kind for f in judgement.findings) for kind in KINDS}
     lines.append(
-        f"{regressions} regression(s), {sum(f.kind == 'improvement' for f in findings)}"
-        f" improvement(s), {unclear} unclear (disturbed, quartiles overlapping, or the machine"
-        " changed between the sides)"
+        f"{count['regression']} regression(s), {count['improvement']} improvement(s),"
+        f" {count['unclear']} unclear (disturbed, quartiles overlapping, the machine changed"
+        " between the sides, or not confirmed when measured again)"
     )
-    return (1 if regressions else 0), "\n".join(lines)
+    return "\n".join(lines)
+
+
+KINDS = ("regression", "improvement", "unclear")
+
+
+def verdict(
+    results_dir: Path, machine: str, commit_a: str, commit_b: str, labels: list[str] | None = None
+) -> tuple[int, str]:
+    """(exit code, text) of one pass: 1 if any history point regressed, else 0;
+    `NOTHING_TO_COMPARE` if no point was measured on both sides."""
+    judgement = judge(results_dir, machine, commit_a, commit_b, labels)
+    return judgement.code, describe(judgement)

@@ -725,6 +725,35 @@ def test_gate_reads_the_machines_slowness_from_the_rounds_that_decide_each_point
     assert (found["z/1t"].disturbed, found["z/1t"].slowness) == (False, 1.0)
 
 
+def test_the_gate_keeps_a_change_only_where_a_second_pass_finds_it_again():
+    def judged(*findings):
+        code = int(any(f.kind == "regression" for f in findings))
+        return gate.Judgement(code, "head", list(findings), 90)
+
+    first = judged(
+        gate.Finding("x", 1.20, "regression"),
+        gate.Finding("y", 1.16, "regression"),
+        gate.Finding("z", 0.80, "improvement"),
+        gate.Finding("w", 1.30, "unclear", "disturbed: rerun on a quieter machine"),
+    )
+    again = judged(
+        gate.Finding("x", 1.19, "regression"),
+        gate.Finding("z", 0.84, "unclear", "the quartiles overlap"),
+    )
+    found = {f.label: (f.kind, f.why) for f in gate.confirm(first, again).findings}
+    assert found == {
+        "x": ("regression", "x1.19 measured again"),
+        "y": (
+            "unclear",
+            "not confirmed: within the threshold measured again; rerun on a quieter machine",
+        ),
+        "z": ("unclear", "not confirmed: x0.84 measured again; the quartiles overlap"),
+        "w": ("unclear", "disturbed: rerun on a quieter machine"),
+    }
+    assert gate.confirm(first, again).code == 1
+    assert gate.confirm(first, judged()).code == 0  # nothing found again: nothing fails
+
+
 def test_gate_verdict_reads_saved_results_and_flags(tmp_path):
     folder = tmp_path / "box"
     labels = [

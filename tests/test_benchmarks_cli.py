@@ -21,7 +21,7 @@ import pytest
 from asv.benchmarks import Benchmarks
 
 from benchmarks import cli, gate, grids, layout, leftovers, machine
-from benchmarks.__main__ import main
+from benchmarks.__main__ import Plan, confirming, main
 from benchmarks.progress_view import Progress
 from benchmarks.runlock import Busy, RunLock
 
@@ -400,3 +400,15 @@ def test_asv_machine_name_follows_asv(tmp_path, monkeypatch):
     )
     assert machine.asv_machine_name(None) == "box"  # the one entry there is
     assert machine.asv_machine_name("other") == "other"
+
+
+def test_the_gates_second_pass_measures_only_the_points_to_confirm():
+    labels = grids.grid("quick").history_labels()
+    args = ["HEAD~1", "HEAD", "-a", "rounds=3", "--interleave-rounds"]
+    todo = Plan([*args, "--bench", cli.history_pattern(labels)], [], None, labels, ("a", "b"), 3)
+    again = confirming(todo, labels[:2])
+    assert again.asv_args[:-2] == args
+    assert again.asv_args[-2] == "--bench"
+    assert asv_selects([again.asv_args[-1]], labels) == labels[:2]
+    assert again.total == 2 * 2 * 3  # both commits, two points, three rounds each
+    assert (again.labels, again.commits) == (labels, ("a", "b"))  # judged on every point
