@@ -26,6 +26,10 @@ A point past the threshold whose quartiles overlap is reported as unclear too, w
 do, not passed in silence: a side whose samples spread that wide cannot tell a change from
 noise, and the reader should know a point went unjudged.
 
+A regression or improvement must be found twice: ``python -m benchmarks GRID continuous``
+measures the points it found again, both commits, rounds interleaved, and `confirm` keeps only
+those the second pass finds too; the others are unclear ("not confirmed").
+
 Improvements are found the same way and reported; only regressions fail the gate (exit 1).
 Paired relative times are left out on purpose: they are ratios to numpy, so a change in numpy
 would move every other implementation's ratio.
