@@ -230,14 +230,16 @@ def confirm(first: Judgement, again: Judgement) -> Judgement:
         second = seen.get(f.label)
         if second is not None and second.kind == f.kind:
             findings.append(
-                Finding(f.label, f.ratio, f.kind, f"x{second.ratio:.2f} measured again")
+                Finding(f.label, f.ratio, f.kind, f"x{second.ratio:.2f} when measured again")
             )
             continue
-        ratio = f"x{second.ratio:.2f}" if second is not None else "within the threshold"
-        why = second.why if second is not None and second.why else "rerun on a quieter machine"
-        findings.append(
-            Finding(f.label, f.ratio, "unclear", f"not confirmed: {ratio} measured again; {why}")
-        )
+        if second is None:
+            seen_again = f"within {THRESHOLD:.0%} when measured again"
+        else:
+            seen_again = f"{second.kind} x{second.ratio:.2f} when measured again"
+            seen_again += f" ({second.why})" if second.why else ""
+        why = f"not confirmed: {seen_again}; rerun on a quieter machine"
+        findings.append(Finding(f.label, f.ratio, "unclear", why))
     regressed = any(f.kind == "regression" for f in findings)
     head = f"{first.head}; its regressions and improvements measured again"
     return Judgement(1 if regressed else 0, head, findings, first.points)

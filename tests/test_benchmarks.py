@@ -741,14 +741,15 @@ def test_the_gate_keeps_a_change_only_where_a_second_pass_finds_it_again():
         gate.Finding("z", 0.84, "unclear", "the quartiles overlap"),
     )
     found = {f.label: (f.kind, f.why) for f in gate.confirm(first, again).findings}
+    rerun = "rerun on a quieter machine"
     assert found == {
-        "x": ("regression", "x1.19 measured again"),
-        "y": (
+        "x": ("regression", "x1.19 when measured again"),
+        "y": ("unclear", f"not confirmed: within 15% when measured again; {rerun}"),
+        "z": (
             "unclear",
-            "not confirmed: within the threshold measured again; rerun on a quieter machine",
+            f"not confirmed: unclear x0.84 when measured again (the quartiles overlap); {rerun}",
         ),
-        "z": ("unclear", "not confirmed: x0.84 measured again; the quartiles overlap"),
-        "w": ("unclear", "disturbed: rerun on a quieter machine"),
+        "w": ("unclear", f"disturbed: {rerun}"),
     }
     assert gate.confirm(first, again).code == 1
     assert gate.confirm(first, judged()).code == 0  # nothing found again: nothing fails
