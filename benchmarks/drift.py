@@ -269,8 +269,8 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
 
 def measured_in(lines: list[dict], benchmark: str) -> set[str]:
     """The points of ``benchmark`` that a run measured, by its lines in the sidecar
-    (`reports.flags.run_lines`): a run narrowed with ``--bench`` leaves the commit's earlier values of
-    the others in asv's file."""
+    (`reports.flags.run_lines`): a run narrowed with ``--bench`` leaves the commit's earlier
+    values of the others in asv's file."""
     return {r.get("point") for r in lines if r.get("benchmark") == benchmark}
 
 

@@ -29,7 +29,8 @@ PROGRESS = "FFBENCH_PROGRESS"
 #: asv's environment name, for environments where asv does not set ASV_ENV_NAME (``--python``).
 ENV = "FFBENCH_ENV"
 #: The machine's measurement state beside the flags: its best reference time per core (across
-#: runs); this run's streak of points found in the slow state and each point's earlier rounds (`Pool`).
+#: runs); this run's streak of points found in the slow state, and what each point's earlier
+#: rounds left in asv's pool (`Pool`).
 STATE_FILE = "reference.json"
 
 
