@@ -31,6 +31,7 @@ without the fixed layout are neither checked nor kept.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import math
@@ -99,14 +100,36 @@ def fingerprint(module: str, env_name: str, root: Path = ROOT) -> str:
     package that create it, the benchmark that times it (`benchmarks.bench_step` and the
     modules it imports, and `benchmarks.layout`), and asv's environment name. The libraries
     themselves are named by the environment, not hashed; the runner, the gate, this check and
-    the reports do not change a step time and are left out."""
+    the reports do not change a step time and are left out. Each file is hashed as code
+    (`_code`): an edit to its comments, docstrings or layout leaves the history standing."""
     impls = _closure(root / "impls", [module.removeprefix("impls."), "__init__", "registry"])
     measuring = _closure(root / "benchmarks", ["bench_step", "layout"])
     digest = hashlib.sha256(env_name.encode())
     for path in [*impls, *measuring]:
         digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
+        digest.update(_code(path))
     return digest.hexdigest()[:16]
+
+
+def _code(path: Path) -> bytes:
+    """The module's syntax tree without its docstrings (`ast.dump`, no line numbers); its bytes
+    where it does not parse."""
+    source = path.read_bytes()
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return source
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree).encode()
 
 
 def _closure(package: Path, names: list[str]) -> list[Path]:

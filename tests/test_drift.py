@@ -172,17 +172,21 @@ def test_changed_code_starts_an_implementations_history_afresh(tmp_path):
     before = prints()
     assert len(set(before.values())) == 3
     autograd = root / "impls" / "torch_autograd.py"
-    autograd.write_text(autograd.read_text() + "\n# changed\n")
+    source = autograd.read_text()
+    assert source.startswith('"""')
+    autograd.write_text('"""Reworded."""  # a comment\n' + source.split('"""', 2)[2] + "\n\n")
+    assert prints() == before  # docstrings, comments and blank lines are not code
+    autograd.write_text(source + "\nCHANGED = 1\n")
     after = prints()
     assert after["impls.numpy_backprop"] == before["impls.numpy_backprop"]
     assert after["impls.torch_autograd"] != before["impls.torch_autograd"]
     # custom_function builds on torch_autograd: its step changed too
     assert after["impls.custom_function"] != before["impls.custom_function"]
     gate = root / "benchmarks" / "gate.py"  # judges results, times nothing
-    gate.write_text(gate.read_text() + "\n# changed\n")
+    gate.write_text(gate.read_text() + "\nCHANGED = 1\n")
     assert prints() == after
     protocol = root / "benchmarks" / "protocol.py"  # imported by bench_step's modules
-    protocol.write_text(protocol.read_text() + "\n# changed\n")
+    protocol.write_text(protocol.read_text() + "\nCHANGED = 1\n")
     assert prints()["impls.numpy_backprop"] != after["impls.numpy_backprop"]
     assert (
         drift.fingerprint("impls.numpy_backprop", "other-env", root)
