@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reports.flags import run_lines
+from reports.flags import run_lines, sidecar
 
 from . import cli, drift, flags, gate, grids, layout, leftovers, machine, supervise
 from .progress_view import Progress, grid_runs, history_runs
@@ -147,27 +147,34 @@ def run(argv: list[str]) -> int:
         if ours.command == "run" and outcome.returncode == 0 and commit:
             after_run(results / name, commit, env[flags.RUN], address_layout)
         return outcome.returncode
-    if outcome.returncode not in (0, 1):  # 1: asv found a change; the gate decides what it means
-        print(f"asv continuous failed (exit {outcome.returncode}): no regression verdict")
-        return outcome.returncode
+    failed = gate_failed(outcome, results / name)
+    if failed is not None:
+        return failed
     first = gate.judge(results, name, *todo.commits, labels=todo.labels)
+    print(gate.describe(first), flush=True)
     again = first.to_confirm()
     if not again:
-        print(gate.describe(first))
         return first.code
-    print(gate.describe(first), flush=True)
     print(f"measuring the {len(again)} regressed or improved points again to confirm them",
           flush=True)  # fmt: skip
-    second = confirming(todo, again)
-    outcome, _, _ = asv_pass(ours, second, opts, config, name, results, fixed)
-    if outcome.signal is not None:
-        return interrupted(outcome, results / name)
-    if outcome.returncode not in (0, 1):
-        print(f"asv continuous failed (exit {outcome.returncode}): no regression verdict")
-        return outcome.returncode
+    outcome, _, _ = asv_pass(ours, confirming(todo, again), opts, config, name, results, fixed)
+    failed = gate_failed(outcome, results / name)
+    if failed is not None:
+        return failed
     final = gate.confirm(first, gate.judge(results, name, *todo.commits, labels=todo.labels))
     print(gate.describe(final))
     return final.code
+
+
+def gate_failed(outcome, machine_results: Path) -> int | None:
+    """The exit code when a ``continuous`` pass of asv was interrupted or failed (no verdict);
+    None when the gate may judge its results."""
+    if outcome.signal is not None:
+        return interrupted(outcome, machine_results)
+    if outcome.returncode not in (0, 1):  # 1: asv found a change; the gate decides what it means
+        print(f"asv continuous failed (exit {outcome.returncode}): no regression verdict")
+        return outcome.returncode
+    return None
 
 
 def confirming(todo: Plan, labels: list[str]) -> Plan:
@@ -234,8 +241,7 @@ def after_run(machine_results: Path, commit: str, run_id: str, address_layout: s
     through (`flags.run_outcome`), then `benchmarks.drift`'s whole-run check, with the fixed
     layout only. A results file that cannot be read is named and left as it is."""
     for path in sorted(machine_results.glob(f"{commit[:8]}-*.json")):
-        sidecar = machine_results / "ffbench-flags" / f"{path.stem}.jsonl"
-        measured = run_lines(sidecar, run_id)
+        measured = run_lines(sidecar(path), run_id)
         if not measured:
             continue
         print(flags.run_outcome(measured).describe(), flush=True)

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from impls.point import Point
-from reports.flags import run_lines
+from reports.flags import run_lines, sidecar
 
 from . import gate
 
@@ -269,9 +269,9 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
     the lines to print. The history lives beside the flags of ``results_file``'s machine."""
     from impls import registry
 
-    flags_dir = results_file.parent / "ffbench-flags"
-    sidecar = flags_dir / f"{results_file.stem}.jsonl"
-    lines = run_lines(sidecar, run)
+    flags_file = sidecar(results_file)
+    flags_dir = flags_file.parent
+    lines = run_lines(flags_file, run)
     ours = measured_in(lines, BENCHMARK)
     timings = {k: t for k, t in gate.read_file(results_file, BENCHMARK).items() if k in ours}
     env_name = results_file.stem.split("-", 1)[-1]
@@ -283,8 +283,8 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
     slow = {s.impl: s for s in found if s.slow}
     flagged = [label for label in timings if impl_of(label) in slow]
     paired = [k for k in measured_in(lines, PAIRED) if impl_of(k) in slow]
-    _flag(sidecar, run, BENCHMARK, {k: slow[impl_of(k)] for k in flagged})
-    _flag(sidecar, run, PAIRED, {k: slow[impl_of(k)] for k in paired})
+    _flag(flags_file, run, BENCHMARK, {k: slow[impl_of(k)] for k in flagged})
+    _flag(flags_file, run, PAIRED, {k: slow[impl_of(k)] for k in paired})
     entry = {"run": run, "fingerprints": prints, "points": times}
     _write_history(flags_dir / STATE_FILE, [*history, entry][-KEPT_RUNS:])
     return describe(found, unjudged, len(flagged), spread(times, prints, history))
@@ -297,12 +297,12 @@ def measured_in(lines: list[dict], benchmark: str) -> set[str]:
     return {r.get("point") for r in lines if r.get("benchmark") == benchmark}
 
 
-def _flag(sidecar: Path, run: str, benchmark: str, shifted: dict[str, Shift]) -> None:
+def _flag(path: Path, run: str, benchmark: str, shifted: dict[str, Shift]) -> None:
     """Lines in ``run``'s flags (`reports.flags` reads them) that mark each of ``benchmark``'s
     points disturbed by its implementation's shift."""
     if not shifted:
         return
-    with sidecar.open("a", encoding="utf-8") as out:
+    with path.open("a", encoding="utf-8") as out:
         for label, s in shifted.items():
             why = (
                 f"the whole run ran slow: {s.impl}'s points read a median {s.ratio:.2f}x this"
