@@ -569,7 +569,40 @@ def test_a_disturbed_round_beside_a_clean_one_is_set_aside(monkeypatch, steady_m
     assert kept == [2.1]
     rows = flag_rows(steady_machine)
     assert [(r["disturbed"], r.get("set_aside")) for r in rows] == [(False, None), (True, True)]
+    assert rows[1]["attempts"] == 1  # set aside, so not measured again
     assert point_flag(steady_machine).disturbed is False
+
+
+HELD = flags.Pool(1.0, 7, 7, False, 1.0)  # one clean round of 7 samples: settled
+NOT_HELD = flags.Pool(1.0, 3, 3, False, 1.0)  # 3 clean samples would not outnumber 1 more
+
+
+@pytest.mark.parametrize(("pool", "attempts"), [(HELD, 1), (NOT_HELD, 3)])
+def test_a_round_beside_clean_rounds_that_hold_the_point_is_not_measured_again(
+    monkeypatch, steady_machine, pool, attempts
+):
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 3.0)  # every attempt busy
+    monkeypatch.setenv(flags.RUN, "two rounds")
+    flags.note_rounds("b.C.track_time", "x/1t", pool)
+    config = protocol.Protocol(pause_seconds=0.0, min_blocks=1, max_attempts=3)
+    protocol.measure(lambda: [1.0] * 3, 1, "b.C.track_time", "x/1t", config)
+    (row,) = flag_rows(steady_machine)
+    assert row["attempts"] == attempts
+
+
+@pytest.mark.parametrize(("pool", "waits"), [(HELD, False), (NOT_HELD, True)])
+def test_a_round_beside_clean_rounds_that_hold_the_point_does_not_wait_for_the_fast_state(
+    monkeypatch, steady_machine, pool, waits
+):
+    monkeypatch.setattr(protocol, "slowness", lambda r: 2.0)  # the machine stays slow
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
+    monkeypatch.setenv(flags.RUN, "two rounds")
+    flags.note_rounds("b.C.track_time", "x/1t", pool)
+    config = protocol.Protocol(min_blocks=1, wait_seconds=0.2, poll_seconds=0.05)
+    protocol.measure(lambda: [1.0] * 3, 1, "b.C.track_time", "x/1t", config)
+    (row,) = flag_rows(steady_machine)
+    assert row["disturbed"] is True
+    assert (row["waited_seconds"] >= 0.2) is waits
 
 
 def test_a_round_is_set_aside_only_beside_clean_rounds_that_outnumber_it(
