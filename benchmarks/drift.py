@@ -17,7 +17,9 @@ median over them of this run's time over the point's time in this machine's rece
 same code (`baseline`); past `TOLERANCE` slower, every step point of the implementation, and
 its paired ratios, are flagged disturbed in this run's sidecar (`benchmarks.flags`), with the
 ratio as the reason. An implementation faster by as much is reported: the earlier runs were
-the slow ones.
+the slow ones. When every implementation it could judge (at least `MIN_SLOW_RUN`) ran slow,
+the machine was slow, not one implementation: those it could not judge (too few points, or no
+earlier run of their code) ran in the same minutes and are flagged too (`slow_run`).
 
 "The same code" is `fingerprint`: the implementation's module and the `impls` modules it
 imports, the registry, the code that times a step (`benchmarks.bench_step` and what it
@@ -55,6 +57,8 @@ PAIRED = "bench_paired.Paired.track_relative_time"
 TOLERANCE = 0.07
 #: Fewer undisturbed points than this and a median is no measure of the run.
 MIN_POINTS = 3
+#: Judged implementations that must all have run slow for the unjudged ones to be flagged too.
+MIN_SLOW_RUN = 2
 #: Runs of the same code a point's baseline is taken from (the newest), and runs kept in all.
 BASELINE_RUNS = 5
 KEPT_RUNS = 12
@@ -76,6 +80,7 @@ class Shift:
     impl: str
     ratio: float  # median over its points of this run's time over the point's baseline
     points: int
+    by_run: bool = False  # not judged itself: flagged because the whole run was (`slow_run`)
 
     @property
     def slow(self) -> bool:
@@ -192,6 +197,21 @@ def shifts(
     return found, unjudged
 
 
+def slow_run(found: list[Shift], unjudged: dict[str, str]) -> list[Shift]:
+    """A `Shift` for each unjudged implementation when every judged one, at least
+    `MIN_SLOW_RUN`, ran slow, at their median ratio; none otherwise.
+
+    A machine slow for the whole run slows every implementation; one that runs too few points to
+    be judged (compile-cpu has one in the quick grid), or whose code changed since the last run,
+    ran in those minutes too. Measured beside a busy loop on the 2-vCPU VM: all five judged
+    implementations read 1.16-1.27x and were flagged, while compile-cpu's one point, 1.22x its
+    time in the quiet run before, was the run's only unflagged point."""
+    if len(found) < MIN_SLOW_RUN or not all(s.slow for s in found):
+        return []
+    ratio = statistics.median(s.ratio for s in found)
+    return [Shift(impl, ratio, 0, by_run=True) for impl in sorted(unjudged)]
+
+
 @dataclass(frozen=True)
 class Spread:
     """How far this run's points lie from the same points in the recent runs of the same code:
@@ -229,10 +249,17 @@ def describe(
     recent = "this machine's recent runs of the same code"
     slow = [s for s in found if s.slow]
     fast = [s for s in found if s.fast]
-    if slow:
+    judged = [s for s in slow if not s.by_run]
+    if judged:
+        also = [s.impl for s in slow if s.by_run]
         lines.append(
             f"whole-run check: slower than {recent}: "
-            + ", ".join(f"{s.impl} {s.ratio:.2f}x" for s in slow)
+            + ", ".join(f"{s.impl} {s.ratio:.2f}x" for s in judged)
+            + (
+                f"; all it judged ran slow, so {', '.join(also)} (not judged) did too"
+                if also
+                else ""
+            )
             + f"; their {flagged} step points and their paired ratios are flagged disturbed (the"
             " machine ran slow for the whole run: rerun on a quieter machine)"
         )
@@ -249,8 +276,9 @@ def describe(
             f"whole-run check: {len(steady)} implementations within {TOLERANCE:.0%} of {recent}"
             f" (furthest: {worst.impl} {worst.ratio:.2f}x)"
         )
+    flagged_too = {s.impl for s in slow if s.by_run}
     for why in (NEW, FEW):
-        named = [impl for impl, reason in unjudged.items() if reason == why]
+        named = [i for i, reason in unjudged.items() if reason == why and i not in flagged_too]
         if named:
             lines.append(f"whole-run check: {why}: {', '.join(named)}")
     if apart is not None:
@@ -280,6 +308,7 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
     times = {k: t.median for k, t in timings.items() if not t.disturbed}
     history = _read_history(flags_dir / STATE_FILE)
     found, unjudged = shifts(times, prints, history)
+    found += slow_run(found, unjudged)
     slow = {s.impl: s for s in found if s.slow}
     flagged = [label for label in timings if impl_of(label) in slow]
     paired = [k for k in measured_in(lines, PAIRED) if impl_of(k) in slow]
@@ -305,8 +334,12 @@ def _flag(path: Path, run: str, benchmark: str, shifted: dict[str, Shift]) -> No
     with path.open("a", encoding="utf-8") as out:
         for label, s in shifted.items():
             why = (
-                f"the whole run ran slow: {s.impl}'s points read a median {s.ratio:.2f}x this"
-                f" machine's recent runs of the same code ({s.points} points)"
+                f"the whole run ran slow: every implementation judged read slow (median"
+                f" {s.ratio:.2f}x this machine's recent runs of the same code); {s.impl} could"
+                " not be judged itself"
+                if s.by_run
+                else f"the whole run ran slow: {s.impl}'s points read a median {s.ratio:.2f}x"
+                f" this machine's recent runs of the same code ({s.points} points)"
             )
             line = {"run": run, "benchmark": benchmark, "point": label, "disturbed": True}
             line |= {"whole_run_ratio": s.ratio, "why": why}

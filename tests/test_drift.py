@@ -149,6 +149,44 @@ def test_points_the_run_flagged_itself_are_left_out_and_too_few_go_unjudged(tmp_
     assert f"whole-run check: {drift.FEW}: numpy" in lines
 
 
+def test_when_every_judged_implementation_ran_slow_the_unjudged_are_flagged_too(tmp_path):
+    """The machine was slow, not one implementation: numpy's two undisturbed points cannot be
+    judged, yet ran in the same minutes as the others' slow ones."""
+    machine = tmp_path
+    save(machine, "abcdef0123", "r1", times())
+    drift.check(machine / f"abcdef01-{ENV}.json", "r1")
+    slow = times({"numpy": 1.2, "torch-cpu": 1.2, "autograd-cpu": 1.25})
+    disturbed = {label("numpy", b) for b in BATCHES[:2]}
+    path = save(machine, "abcdef0123", "r2", slow, disturbed)
+    lines = drift.check(path, "r2")
+    assert flagged(path) == set(slow)  # numpy's two undisturbed points as well
+    assert "all it judged ran slow, so numpy (not judged) did too" in lines[0]
+    assert not any(drift.FEW in line for line in lines)
+    found, _ = read_flags(sidecar(path))
+    why = found[(gate.BENCHMARK, label("numpy", 256))].why
+    assert "every implementation judged read slow (median 1.23x" in why
+
+
+@pytest.mark.parametrize(
+    ("earlier", "scale"),
+    [
+        (("torch-cpu", "autograd-cpu"), {"torch-cpu": 1.2}),  # one of the two judged ran slow
+        (("torch-cpu",), {"torch-cpu": 1.2, "autograd-cpu": 1.2}),  # one judged at all
+    ],
+)
+def test_an_unjudged_implementation_is_left_alone_unless_the_whole_run_was_slow(
+    tmp_path, earlier, scale
+):
+    first = {k: v for k, v in times().items() if k.split("/")[0] in earlier}
+    save(tmp_path, "abcdef0123", "r1", first)
+    drift.check(tmp_path / f"abcdef01-{ENV}.json", "r1")
+    path = save(tmp_path, "abcdef0123", "r2", times({"numpy": 1.5, **scale}))
+    lines = drift.check(path, "r2")
+    assert {point.split("/")[0] for point in flagged(path)} == {"torch-cpu"}
+    new = [line for line in lines if line.startswith(f"whole-run check: {drift.NEW}")]
+    assert "numpy" in new[0]
+
+
 def test_points_an_earlier_run_left_in_the_file_are_not_this_runs(tmp_path):
     """A run narrowed with --bench: asv keeps the commit's other values from the run before."""
     run_in_turn(tmp_path, [times(), times()])

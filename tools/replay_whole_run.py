@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         times = {k: t.median for k, t in timings.items() if not t.disturbed}
         prints = {drift.impl_of(k): "replayed" for k in timings}
         found, unjudged = drift.shifts(times, prints, history)
+        found += drift.slow_run(found, unjudged)
         apart = drift.spread(times, prints, history)
         slow = [s for s in found if s.slow]
         calm = [s for s in found if not s.slow]
