@@ -33,8 +33,8 @@ blocks of every round, and its interval comes from them too. Inside one process 
    held by clean rounds (`flags.Pool.settled`) neither waits nor measures again: disturbed,
    it is set aside (step 8), so both could only add a second clean round to the pool, and in
    a noisy hour here they were half of a run's waiting and re-measuring (later rounds beside
-   a clean one: 5-36 s of waits and 7-57 extra attempts a run, against 14-33 s and 3-31 for
-   every first round);
+   a clean one: 5-36 s of waits and 7-57 extra attempts a run, against 14-33 s and 3-31 in
+   all first rounds);
 7. compares the point's median with its earlier round in this run (`round_disagreement`): more
    than `round_tolerance` slower is disturbed (measured again); more than that faster means the
    earlier round was slow, and this round measures on until it holds more than three times the

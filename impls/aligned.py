@@ -8,9 +8,10 @@ interleaved, medians): off a 64-byte boundary the step ran 1.42-1.45x slower at 
 1.17x at the tutorial size, 1.13x at batch 256, 1.14x at d_in 250 and 1.11-1.15x at hidden 25;
 within 5% at batch 4 and 1024, d_in 62 and 4000, hidden 6, 400 and 1600. The weight w1 decides
 it: trainers whose w1 alone was moved split the same way, moving x changed nothing. Which of
-the two a benchmark process drew followed from its history, so numpy's step times, and every
-paired ratio over numpy, moved between runs while the rounds of one run agreed; and torch's
-tensors, always aligned, were compared with a numpy that mostly was not.
+the two a benchmark process draws follows from what it allocated before (with the same imports,
+hash seeds 0-7 put w1 0, 16, 32 or 48 bytes past a boundary), so any change to the suite could
+move numpy's step times, and every paired ratio over numpy, by that much; and torch's tensors,
+always aligned, would be compared with a numpy that might not be.
 """
 
 from __future__ import annotations
