@@ -6,15 +6,27 @@ same setup, protocol and teardown as in ``asv run``) and ``torch.utils.benchmark
 the same trainer, started from the same restored weights, on the same threads. The two are
 interleaved `ROUNDS` times and each side's median of medians is compared; the target is a
 ratio within `TARGET` of 1. Exits non-zero when a ratio misses it.
+
+A round that ran in the machine's slow state is measured again (`clean_round`): the two sides
+keep their blocks differently (asv the fast-state ones, `benchmarks.protocol`; Timer all of
+them), so a round of Timer that the VM slowed parts them. Measured on the 2-vCPU VM while it
+flipped between states, before this rule: five tries in 20 minutes each missed at one or two
+implementations, always with asv below Timer (torch-cpu 0.66-0.88x, compile-cpu 0.81x and
+0.86x, numpy 0.92x), the others within 2.5%. A row with fewer than `MIN_KEPT` clean rounds on
+either side is not judged and says so; it still fails the check. The reference does not see
+every slow state: with the rule, in the same window, two rows were not judged and two still
+missed (nn-cpu 0.85x, compile-cpu 1.14x).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,13 +34,18 @@ from asv_runner.discovery import get_benchmark_from_name
 
 from impls.point import Point
 
-from . import common, grids, points
+from . import common, grids, points, protocol
 
 TARGET = 0.05
 ROUNDS = 5
 #: blocked_autorange's least measuring time per round, about asv's per process (repeat[2]).
 MIN_RUN_TIME = 0.1
 BENCHMARK = "bench_step.Step.track_time"
+#: Tries of a round whose reference reading, before or after it, was slow (past
+#: `protocol.Protocol.slow_state` times the best reading of the process) before it is left out.
+TRIES = 3
+#: Clean rounds each side must keep for its implementation to be judged.
+MIN_KEPT = 3
 
 
 def tutorial_points() -> list[tuple[int, Point]]:
@@ -72,15 +89,39 @@ def timer_median(impl: str, problem, threads: int) -> float:
     return measurement.median
 
 
+def clean_round(measure_round: Callable[[], float], readings: list[float]) -> float | None:
+    """``measure_round()`` with the reference workload read before and after it (the readings
+    kept in ``readings``, the process's best among them); the first try, of `TRIES`, whose two
+    readings stay under `protocol.Protocol.slow_state` times that best, or None."""
+    for _ in range(TRIES):
+        before = protocol.reference_seconds()
+        value = measure_round()
+        after = protocol.reference_seconds()
+        readings += [before, after]
+        if max(before, after) <= min(readings) * protocol.PROTOCOL.slow_state:
+            return value
+    return None
+
+
+def kept_median(values: list[float | None]) -> float:
+    """The median of the clean rounds, NaN with fewer than `MIN_KEPT`."""
+    kept = [v for v in values if v is not None]
+    return statistics.median(kept) if len(kept) >= MIN_KEPT else math.nan
+
+
 def measure(idx: int, point: Point, lr: float) -> tuple[float, float]:
-    """(asv median, Timer median) of one implementation, interleaved `ROUNDS` times."""
+    """(asv median, Timer median) of one implementation over its clean rounds, the sides
+    interleaved `ROUNDS` times; NaN for a side with too few."""
     rates = {common.rate_key(point.problem): lr}
     problem = replace(point.problem, lr=lr)
+    readings = [protocol.reference_seconds(calls=50)]  # the process's best, before any round
     asv, timer = [], []
     for _ in range(ROUNDS):
-        asv.append(asv_median(idx, rates))
-        timer.append(timer_median(point.impl, problem, point.threads))
-    return statistics.median(asv), statistics.median(timer)
+        asv.append(clean_round(lambda: asv_median(idx, rates), readings))
+        timer.append(
+            clean_round(lambda: timer_median(point.impl, problem, point.threads), readings)
+        )
+    return kept_median(asv), kept_median(timer)
 
 
 def in_own_process(idx: int, lr: float) -> tuple[float, float]:
@@ -118,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
             continue
         lr = common.learning_rates([problem])[common.rate_key(problem)]
         a, t = in_own_process(idx, lr)
+        if math.isnan(a) or math.isnan(t):
+            missed += 1
+            print(f"| {impl} | {threads} | - | - | - | not judged: fewer than {MIN_KEPT} rounds"
+                  " ran with the machine in its fast state; rerun on a quieter machine |",
+                  flush=True)  # fmt: skip
+            continue
         ok = abs(a / t - 1) <= TARGET
         missed += not ok
         print(f"| {impl} | {threads} | {a * 1e6:.1f} | {t * 1e6:.1f} | {a / t:.3f} |"
