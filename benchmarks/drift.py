@@ -250,8 +250,8 @@ def describe(
     slow = [s for s in found if s.slow]
     fast = [s for s in found if s.fast]
     judged = [s for s in slow if not s.by_run]
+    also = [s.impl for s in slow if s.by_run]
     if judged:
-        also = [s.impl for s in slow if s.by_run]
         lines.append(
             f"whole-run check: slower than {recent}: "
             + ", ".join(f"{s.impl} {s.ratio:.2f}x" for s in judged)
@@ -276,9 +276,8 @@ def describe(
             f"whole-run check: {len(steady)} implementations within {TOLERANCE:.0%} of {recent}"
             f" (furthest: {worst.impl} {worst.ratio:.2f}x)"
         )
-    flagged_too = {s.impl for s in slow if s.by_run}
     for why in (NEW, FEW):
-        named = [i for i, reason in unjudged.items() if reason == why and i not in flagged_too]
+        named = [i for i, reason in unjudged.items() if reason == why and i not in also]
         if named:
             lines.append(f"whole-run check: {why}: {', '.join(named)}")
     if apart is not None:

@@ -2,7 +2,7 @@
 
 ``python -m benchmarks GRID continuous A B`` has asv measure both commits, rounds interleaved
 (A B B A ...), on the grid's one-thread step times (`grids.Grid.history_labels`); then
-`verdict` reads the two saved results and decides. A point is a **regression** when all hold:
+`judge` reads the two saved results and decides. A point is a **regression** when all hold:
 
 - B's median, divided by the commits' common shift, is more than `THRESHOLD` above A's. The
   common shift is the median ratio B/A over all the points judged: a change in one
@@ -168,6 +168,10 @@ def read_file(path: Path, benchmark: str = BENCHMARK) -> dict[str, Timing]:
     return timings
 
 
+#: What a point can be found to be, in the order the report lists them.
+KINDS = ("regression", "improvement", "unclear")
+
+
 @dataclass(frozen=True)
 class Judgement:
     """One comparison of the two commits' saved results."""
@@ -247,9 +251,9 @@ def confirm(first: Judgement, again: Judgement) -> Judgement:
 
 def describe(judgement: Judgement) -> str:
     """The gate's report: what was compared, each finding, the counts."""
-    lines = [judgement.head]
     if not judgement.points or (judgement.code and not judgement.findings):
         return judgement.head
+    lines = [judgement.head]
     for f in sorted(judgement.findings, key=lambda f: (f.kind, -abs(math.log(f.ratio)))):
         note = f" ({f.why})" if f.why else ""
         lines.append(f"  {f.kind}: {f.label} x{f.ratio:.2f}{note}")
@@ -260,15 +264,3 @@ def describe(judgement: Judgement) -> str:
         " between the sides, or not confirmed when measured again)"
     )
     return "\n".join(lines)
-
-
-KINDS = ("regression", "improvement", "unclear")
-
-
-def verdict(
-    results_dir: Path, machine: str, commit_a: str, commit_b: str, labels: list[str] | None = None
-) -> tuple[int, str]:
-    """(exit code, text) of one pass: 1 if any history point regressed, else 0;
-    `NOTHING_TO_COMPARE` if no point was measured on both sides."""
-    judgement = judge(results_dir, machine, commit_a, commit_b, labels)
-    return judgement.code, describe(judgement)

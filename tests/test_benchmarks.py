@@ -65,6 +65,12 @@ SMOKE = (
 )
 
 
+def verdict(results_dir, machine, commit_a, commit_b):
+    """The gate's exit code and report of one pass over saved results."""
+    judgement = gate.judge(results_dir, machine, commit_a, commit_b)
+    return judgement.code, gate.describe(judgement)
+
+
 def asv(*args: str, env: dict | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "asv", *args],
@@ -696,7 +702,7 @@ def test_gate_fails_when_every_point_moved_together(tmp_path, monkeypatch):
     a = {k: timing(1.0) for k in labels}
     b = {k: timing(1.4) for k in labels}
     monkeypatch.setattr(gate, "read_timings", lambda d, m, c: a if c == "a" else b)
-    code, text = gate.verdict(tmp_path, "box", "a", "b")
+    code, text = verdict(tmp_path, "box", "a", "b")
     assert code == 1
     assert "every point moved together (x1.40)" in text
 
@@ -807,7 +813,7 @@ def test_gate_verdict_reads_saved_results_and_flags(tmp_path):
         }  # fmt: skip
         folder.mkdir(exist_ok=True)
         (folder / f"{commit[:8]}-e.json").write_text(json.dumps(data))
-    code, text = gate.verdict(tmp_path, "box", "a" * 40, "b" * 40)
+    code, text = verdict(tmp_path, "box", "a" * 40, "b" * 40)
     assert code == 1
     assert "regression: numpy/64x1000x100x10" in text
     assert "nn-cpu" not in text
@@ -815,7 +821,7 @@ def test_gate_verdict_reads_saved_results_and_flags(tmp_path):
                "disturbed": True}  # fmt: skip
     (folder / "ffbench-flags").mkdir()
     (folder / "ffbench-flags" / "bbbbbbbb-e.jsonl").write_text(json.dumps(flagged) + "\n")
-    code, text = gate.verdict(tmp_path, "box", "a" * 40, "b" * 40)
+    code, text = verdict(tmp_path, "box", "a" * 40, "b" * 40)
     assert code == 0
     assert "unclear" in text
 
