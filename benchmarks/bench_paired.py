@@ -12,7 +12,10 @@ right way round; the report's paired speedup over numpy is its inverse.
 Both sides are measured in the same second on the same cores, so a change of the machine's
 state between processes or minutes, which moves absolute times, weighs on both (the load checks
 of `benchmarks.protocol` still flag a process that ran in the slow state: it does not slow
-every implementation by the same factor). Both trainers are checked for finite state after
+every implementation by the same factor). Nor do the machine's milder slow states, so each
+side's own fast-state step time (`fast_medians`) is compared with the point's earlier round
+(`benchmarks.protocol.parts_disagreement`): a round in which either side ran slow is set aside,
+or outweighs the earlier round that did, as a slow round of a step time is. Both trainers are checked for finite state after
 the last pair. The grids take paired ratios on one thread only (`benchmarks.grids`: on all
 cores the two libraries' thread pools stall each other).
 """
@@ -75,6 +78,8 @@ class Paired(StepBenchmark):
                 call()
             return (time.perf_counter() - start) / number
 
+        latest: dict[str, float] = {}  # each side's fast-state step time in the last measurement
+
         def measure_once() -> list[float]:
             config = protocol.PROTOCOL
             sides: tuple[list[float], list[float]] = ([], [])
@@ -91,6 +96,8 @@ class Paired(StepBenchmark):
                     for side, s in zip(order, seconds, strict=True):
                         sides[side].append(s)
                 pairs += 1
+            names = (self.point.impl, grids.BASELINE)
+            latest.update(zip(names, fast_medians(*sides, PAIRED_FAST_MODE), strict=True))
             return relative_samples(*sides, PAIRED_FAST_MODE)
 
         samples = protocol.measure(
@@ -99,6 +106,7 @@ class Paired(StepBenchmark):
             "bench_paired.Paired.track_relative_time",
             label,
             keep_fast=False,  # relative_samples keeps the fast-state blocks of each side
+            parts=lambda: dict(latest),
         )
         return protocol.timing_result(samples, 1)
 
@@ -116,6 +124,14 @@ def relative_samples(seconds: list[float], baseline: list[float], tolerance: flo
     2-5%."""
     fast_baseline = statistics.median(protocol.fast_blocks(baseline, tolerance))
     return [s / fast_baseline for s in protocol.fast_blocks(seconds, tolerance)]
+
+
+def fast_medians(
+    seconds: list[float], baseline: list[float], tolerance: float
+) -> tuple[float, float]:
+    """Each side's fast-state step time: the median of its blocks within ``tolerance`` of its
+    fastest. `benchmarks.protocol` compares them with the point's earlier round, side by side."""
+    return tuple(statistics.median(protocol.fast_blocks(s, tolerance)) for s in (seconds, baseline))
 
 
 def _call(trainer):

@@ -206,6 +206,9 @@ class Pool:
     size: int = 0  # every sample in the pool, set-aside rounds' one each included
     disturbed: bool = False  # a disturbed round decides the pool with them
     fastest: float | None = None  # the lowest median of any earlier round, disturbed or not
+    #: The step times the newest clean round's value was made of (a paired ratio's two sides,
+    #: by implementation), for `benchmarks.protocol.parts_disagreement`; None where there are none.
+    parts: dict[str, float] | None = None
 
     @property
     def settled(self) -> bool:
@@ -220,17 +223,24 @@ def earlier_rounds(benchmark: str, label: str) -> Pool:
         return Pool()
     rounds = _run_state(_read_state(path)).get("rounds", {})
     value = rounds.get(_round_key(benchmark, label)) if isinstance(rounds, dict) else None
-    if not (isinstance(value, list) and len(value) == 5):
+    if not (isinstance(value, list) and len(value) == 6):
         return Pool()
-    median, clean, size, disturbed, fastest = value
+    median, clean, size, disturbed, fastest, parts = value
     if not (
         all(v is None or isinstance(v, (int, float)) for v in (median, fastest))
         and isinstance(clean, int)
         and isinstance(size, int)
         and isinstance(disturbed, bool)
+        and (parts is None or _is_parts(parts))
     ):
         return Pool()
-    return Pool(median, clean, size, disturbed, fastest)
+    return Pool(median, clean, size, disturbed, fastest, parts)
+
+
+def _is_parts(value) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, (int, float)) for k, v in value.items()
+    )
 
 
 def note_rounds(benchmark: str, label: str, pool: Pool) -> None:
@@ -248,6 +258,7 @@ def note_rounds(benchmark: str, label: str, pool: Pool) -> None:
             pool.size,
             pool.disturbed,
             pool.fastest,
+            pool.parts,
         ],
     }
     _write_run_state(path, state, rounds=rounds)

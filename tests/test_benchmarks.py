@@ -550,8 +550,9 @@ def test_rounds_of_another_run_or_commit_are_not_compared(monkeypatch, tmp_path)
     monkeypatch.setenv(flags.FLAGS_DIR, str(tmp_path))
     monkeypatch.setenv(flags.RUN, "one")
     monkeypatch.setenv(flags.COMMIT, "aaaaaaaa11")
-    flags.note_rounds("b", "x/1t", flags.Pool(1.0, 7, 8, False, 0.9))
-    assert flags.earlier_rounds("b", "x/1t") == flags.Pool(1.0, 7, 8, False, 0.9)
+    held = flags.Pool(1.0, 7, 8, False, 0.9, {"torch-cpu": 2e-4, "numpy": 1e-4})
+    flags.note_rounds("b", "x/1t", held)
+    assert flags.earlier_rounds("b", "x/1t") == held
     monkeypatch.setenv(flags.COMMIT, "bbbbbbbb22")
     assert flags.earlier_rounds("b", "x/1t") == flags.Pool()  # the gate's other commit
     monkeypatch.setenv(flags.RUN, "two")
@@ -559,8 +560,8 @@ def test_rounds_of_another_run_or_commit_are_not_compared(monkeypatch, tmp_path)
     assert flags.earlier_rounds("b", "x/1t") == flags.Pool()
 
 
-def point_flag(sidecar: Path, label: str = "x/1t") -> Flag:
-    return read_flags(sidecar)[0][("b.C.track_time", label)]
+def point_flag(sidecar: Path, label: str = "x/1t", benchmark: str = "b.C.track_time") -> Flag:
+    return read_flags(sidecar)[0][(benchmark, label)]
 
 
 def test_a_disturbed_round_beside_a_clean_one_is_set_aside(monkeypatch, steady_machine):
@@ -671,6 +672,107 @@ def test_a_clean_round_that_cannot_outweigh_a_disturbed_one_leaves_it_flagged(
     assert protocol.measure(lambda: [1.0], 1, "b.C.track_time", "x/1t", config) == [1.0]
     assert point_flag(steady_machine).disturbed is True
     assert "other processes" in point_flag(steady_machine).why
+
+
+PAIRED = "b.Paired.track_relative_time"
+
+
+def paired_rounds(monkeypatch, rounds, config):
+    """Measure one paired point once per (ratio samples, sides) in ``rounds``; the flag rows."""
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
+    monkeypatch.setenv(flags.RUN, "two rounds")
+    kept = []
+    for samples, sides in rounds:
+        kept.append(
+            protocol.measure(
+                lambda s=samples: s,
+                1,
+                PAIRED,
+                "x/1t",
+                config,
+                keep_fast=False,
+                parts=lambda d=sides: d,
+            )
+        )
+    return kept
+
+
+def test_a_paired_round_in_which_one_side_ran_slow_is_set_aside(monkeypatch, steady_machine):
+    """The ratio moved 1.07x (within the rounds' 10%), torch-cpu's own side as much while
+    numpy's held: the second round ran slow, and the first holds the point."""
+    config = protocol.Protocol(pause_seconds=0.0, min_blocks=1)
+    first = ([2.0] * 7, {"torch-cpu": 2.0e-4, "numpy": 1.0e-4})
+    second = ([2.14] * 7, {"torch-cpu": 2.14e-4, "numpy": 1.0e-4})
+    kept = paired_rounds(monkeypatch, [first, second], config)
+    assert kept[1] == [2.14]  # one sample: set aside
+    rows = flag_rows(steady_machine)
+    assert [(r["disturbed"], r.get("set_aside")) for r in rows] == [(False, None), (True, True)]
+    assert "torch-cpu's side ran 1.07x the point's earlier round" in rows[1]["why"]
+    assert rows[1]["parts"] == {"torch-cpu": 2.14e-4, "numpy": 1.0e-4}
+    assert point_flag(steady_machine, benchmark=PAIRED).disturbed is False
+
+
+def test_a_paired_round_after_one_whose_side_ran_slow_outweighs_it(monkeypatch, steady_machine):
+    """numpy's side ran 1.08x in the first round, which lowered its ratio: the second round,
+    faster on that side, measures on until its samples decide the pool."""
+    config = protocol.Protocol(pause_seconds=0.0, min_blocks=1)
+    first = ([1.85] * 2, {"torch-cpu": 2.0e-4, "numpy": 1.08e-4})
+    second = ([2.0] * 2, {"torch-cpu": 2.0e-4, "numpy": 1.0e-4})
+    kept = paired_rounds(monkeypatch, [first, second], config)
+    assert kept[1] == [2.0] * 8  # more than 3 x the pool's 2 samples
+    rows = flag_rows(steady_machine)
+    assert [r["disturbed"] for r in rows] == [False, False]
+    assert rows[1]["outweighed_earlier_round"] == pytest.approx(1.85 / 2.0)
+
+
+@pytest.mark.parametrize(
+    ("sides", "expected"),
+    [
+        ({"a": 1.04, "numpy": 0.97}, ("", False)),
+        ({"a": 1.06, "numpy": 0.9}, ("a's side ran 1.06x the point's earlier round", False)),
+        ({"a": 0.9, "numpy": 1.0}, ("the point's earlier round ran a's side 1.11x this one", True)),
+    ],
+)
+def test_parts_disagree_when_a_side_moved_past_the_tolerance(sides, expected):
+    """A slower side makes this round the slow one, even beside a faster side."""
+    earlier = {"a": 1.0, "numpy": 1.0}
+    assert protocol.parts_disagreement(sides, earlier, protocol.Protocol()) == expected
+
+
+def test_a_point_without_parts_is_judged_by_its_median_alone(monkeypatch, steady_machine):
+    config = protocol.Protocol(pause_seconds=0.0, min_blocks=1)
+    first = ([2.0] * 7, None)
+    second = ([2.14] * 7, {"torch-cpu": 9.0, "numpy": 1.0})  # no earlier parts to compare with
+    paired_rounds(monkeypatch, [first, second], config)
+    assert [r["disturbed"] for r in flag_rows(steady_machine)] == [False, False]
+
+
+def test_paired_rounds_hand_each_sides_fast_step_time_to_the_protocol(monkeypatch, steady_machine):
+    """torch-cpu's calls cost 3 ticks and numpy's 1, but for one slowed block of each."""
+    clock = {"now": 0.0, "calls": 0}
+
+    class Fake:
+        def __init__(self, cost):
+            self.cost = cost
+
+        def step(self):
+            clock["calls"] += 1
+            clock["now"] += self.cost * (5 if clock["calls"] in (9, 11) else 1)
+
+        def sync(self):
+            pass
+
+    bench = bench_paired.Paired()
+    bench.point = Point.parse("torch-cpu/64x1000x100x10/float32/squared-relu/1t")
+    bench.trainer, bench.baseline = Fake(3.0), Fake(1.0)
+    monkeypatch.setattr(bench_paired.time, "perf_counter", lambda: clock["now"])
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
+    monkeypatch.setattr(protocol, "calibrate", lambda call, seconds: 1)
+    monkeypatch.setattr(bench_paired, "MIN_PAIRS", 4)
+    monkeypatch.setattr(protocol, "PROTOCOL", protocol.Protocol(measure_seconds=0))
+    assert bench.track_relative_time({}, "x")["samples"] == [3.0] * 3
+    (row,) = flag_rows(steady_machine)
+    assert row["parts"] == {"torch-cpu": 3.0, "numpy": 1.0}
 
 
 # --- the gate --------------------------------------------------------------------------------
