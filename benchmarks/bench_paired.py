@@ -15,9 +15,9 @@ of `benchmarks.protocol` still flag a process that ran in the slow state: it doe
 every implementation by the same factor). Nor do the machine's milder slow states, so each
 side's own fast-state step time (`fast_medians`) is compared with the point's earlier round
 (`benchmarks.protocol.parts_disagreement`): a round in which either side ran slow is set aside,
-or outweighs the earlier round that did, as a slow round of a step time is. Both trainers are checked for finite state after
-the last pair. The grids take paired ratios on one thread only (`benchmarks.grids`: on all
-cores the two libraries' thread pools stall each other).
+or outweighs the earlier round that did, as a slow round of a step time is. Both trainers are
+checked for finite state after the last pair. The grids take paired ratios on one thread only
+(`benchmarks.grids`: on all cores the two libraries' thread pools stall each other).
 """
 
 from __future__ import annotations
