@@ -2,18 +2,19 @@
 
 For every CPU implementation that runs here, at the tutorial size on one thread (the points
 history is tracked on): asv's own benchmark code (asv_runner running ``Step.track_time``, the
-same setup, protocol and teardown as in ``asv run``) and ``torch.utils.benchmark.Timer(...).blocked_autorange()`` time the same step of
-the same trainer, started from the same restored weights, on the same threads. The two are
-interleaved `ROUNDS` times and each side's median of medians is compared; the target is a
-ratio within `TARGET` of 1. Exits non-zero when a ratio misses it.
+same setup, protocol and teardown as in ``asv run``) and
+``torch.utils.benchmark.Timer(...).blocked_autorange()`` time the same step of the same trainer,
+started from the same restored weights, on the same threads. The two are interleaved `ROUNDS`
+times and each side's median of medians is compared; the target is a ratio within `TARGET` of
+1. Exits non-zero when a ratio misses it.
 
 A round that ran in the machine's slow state is measured again (`clean_round`): the two sides
 keep their blocks differently (asv the fast-state ones, `benchmarks.protocol`; Timer all of
 them), so a round of Timer that the VM slowed parts them. Measured on the 2-vCPU VM while it
 flipped between states, before this rule: five tries in 20 minutes each missed at one to
 three implementations, mostly with asv below Timer (torch-cpu 0.66-0.88x, autograd-cpu 0.91x,
-nn-cpu 0.93x, compile-cpu 0.81x, 0.86x and 1.14x, numpy 0.92x). A row with fewer than `MIN_KEPT` clean rounds on
-either side is not judged and says so; it still fails the check. The reference does not see
+nn-cpu 0.93x, compile-cpu 0.81x, 0.86x and 1.14x, numpy 0.92x). A row with fewer than
+`MIN_KEPT` clean rounds on either side is not judged and says so; it still fails the check. The reference does not see
 every slow state: with the rule, in the same window, two rows were not judged and two still
 missed (nn-cpu 0.85x, compile-cpu 1.14x).
 """
