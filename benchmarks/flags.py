@@ -9,9 +9,9 @@ reads: ``$FFBENCH_FLAGS_DIR/<commit>-<env>.jsonl``, one JSON object per point me
      "waited_seconds": 0.004}
 
 ``python -m benchmarks`` sets the variables (`FLAGS_DIR`, `RUN`, `COMMIT`, `ENV`,
-`PROGRESS`); a plain ``asv run`` sets none of them, and then its points are measured the same way but the flags are
-not kept (the report says flags are unknown). Lines are appended with one ``write`` each, so
-concurrent processes do not interleave them.
+`PROGRESS`); a plain ``asv run`` sets none of them, and then its points are measured the same
+way but the flags are not kept (the report says flags are unknown). Lines are appended with one
+``write`` each, so concurrent processes do not interleave them.
 """
 
 from __future__ import annotations
