@@ -8,6 +8,8 @@ reads: ``$FFBENCH_FLAGS_DIR/<commit>-<env>.jsonl``, one JSON object per point me
      "disturbed": false, "attempts": 1, "others_cpu": 0.03, "reference_ratio": 1.02, "why": "",
      "waited_seconds": 0.004}
 
+A paired ratio's line adds ``"parts"``: each side's fast-state step time by implementation.
+
 ``python -m benchmarks`` sets the variables (`FLAGS_DIR`, `RUN`, `COMMIT`, `ENV`,
 `PROGRESS`); a plain ``asv run`` sets none of them, and then its points are measured the same
 way but the flags are not kept (the report says flags are unknown). Lines are appended with one
