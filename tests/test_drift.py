@@ -137,11 +137,45 @@ def test_a_faster_run_says_the_earlier_runs_were_slow_and_stands(tmp_path):
     assert "faster than this machine's recent runs of the same code: torch-cpu 0.83x" in lines[0]
 
 
+@pytest.mark.parametrize(("scale", "alone"), [(1.5, True), (1.2, False)])
+def test_a_point_far_slower_than_its_recent_runs_is_flagged_by_itself(tmp_path, scale, alone):
+    """numpy at batch 64 ran 1.5x (1.2x) its recent runs while its implementation's median
+    held: past the point line it is flagged alone, with its ratio as the reason."""
+    lone = label("numpy", 64)
+    path, lines = run_in_turn(tmp_path, [times(), times(), times() | {lone: times()[lone] * scale}])
+    assert flagged(path) == ({lone} if alone else set())
+    assert flagged(path, drift.PAIRED) == set()
+    told = [line for line in lines if "their own times" in line]
+    expected = (
+        "whole-run check: 1 points ran past 1.25x their own times in this machine's recent runs"
+        f" of the same code, flagged disturbed: {lone} 1.50x"
+    )
+    assert told == ([expected] if alone else [])
+    if alone:
+        found, _ = read_flags(sidecar(path))
+        assert "the point ran 1.50x its own time" in found[(gate.BENCHMARK, lone)].why
+
+
+def test_a_point_of_an_implementation_flagged_as_slow_is_not_told_again(tmp_path):
+    slow = times({"autograd-cpu": 1.15})
+    slow[label("autograd-cpu", 4)] *= 1.3  # 1.5x its recent runs
+    path, lines = run_in_turn(tmp_path, [times(), times(), slow])
+    assert flagged(path) == {label("autograd-cpu", b) for b in BATCHES}
+    assert not any("their own times" in line for line in lines)
+
+
+def test_a_point_is_checked_against_its_own_times_in_runs_of_the_same_code_only():
+    history = [{"fingerprints": {"numpy": "c"}, "points": times()}]
+    slow = {k: v for k, v in times({"numpy": 1.5}).items() if k.startswith("numpy/")}
+    assert set(drift.lone_points(slow, {"numpy": "c"}, history)) == set(slow)
+    assert drift.lone_points(slow, {"numpy": "changed"}, history) == {}
+
+
 def test_points_the_run_flagged_itself_are_left_out_and_too_few_go_unjudged(tmp_path):
     machine = tmp_path
     save(machine, "abcdef0123", "r1", times())
     drift.check(machine / f"abcdef01-{ENV}.json", "r1")
-    slow = times({"numpy": 1.5})
+    slow = times({"numpy": 1.2})
     disturbed = {label("numpy", b) for b in BATCHES[:2]}
     path = save(machine, "abcdef0123", "r2", slow, disturbed)
     lines = drift.check(path, "r2")

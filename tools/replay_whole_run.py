@@ -5,9 +5,10 @@
 Each argument is an asv results file copied aside after a main job, with its ``ffbench-flags``
 sidecar beside it (as for `tools/compare_runs.py`). Every run is taken as a run of the same
 code, each checked against the ones before it: what the check would have said had they been.
-Prints, per run, the implementations it would flag, the furthest one it would not, and how far
-its points lie from the runs before (`benchmarks.drift.spread`). A measurement of the check,
-not a test: it writes nothing.
+Prints, per run, the implementations it would flag, the furthest one it would not, the points
+it would flag by themselves (`benchmarks.drift.lone_points`), and how far its points lie from
+the runs before (`benchmarks.drift.spread`). A measurement of the check, not a test: it writes
+nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         found, unjudged = drift.shifts(times, prints, history)
         found += drift.slow_run(found, unjudged)
         apart = drift.spread(times, prints, history)
+        lone = drift.lone_points(times, prints, history)
         slow = [s for s in found if s.slow]
         calm = [s for s in found if not s.slow]
         flagged = sum(drift.impl_of(k) in {s.impl for s in slow} for k in timings)
@@ -50,6 +52,14 @@ def main(argv: list[str] | None = None) -> int:
         if apart is not None:
             words.append(
                 f"{apart.median:.1%} from the runs before (9 in 10 within {apart.ninetieth:.1%})"
+            )
+        slow_impls = {s.impl for s in slow}
+        alone = {k: r for k, r in lone.items() if drift.impl_of(k) not in slow_impls}
+        if alone:
+            words.append(
+                f"{len(alone)} lone points ("
+                + ", ".join(f"{k} {r:.2f}x" for k, r in alone.items())
+                + ")"
             )
         if unjudged:
             words.append("unjudged " + ", ".join(unjudged))
