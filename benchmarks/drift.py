@@ -21,7 +21,9 @@ the slow ones. When every implementation it could judge (at least `MIN_SLOW_RUN`
 the machine was slow, not one implementation: those it could not judge (too few points, or no
 earlier run of their code) ran in the same minutes and are flagged too (`slow_run`). A single
 point past `POINT_TOLERANCE` of its own baseline is flagged by itself (`lone_points`): a state
-that slowed one point for both its rounds, which no check of its moment saw.
+that slowed one point for both its rounds, which no check of its moment saw; so is a paired
+ratio past `RATIO_TOLERANCE` of its own (the history keeps the run's ratios beside its times,
+with fingerprints of both sides' code and of `benchmarks.bench_paired`).
 
 "The same code" is `fingerprint`: the implementation's module and the `impls` modules it
 imports, the registry, the code that times a step (`benchmarks.bench_step` and what it
@@ -47,7 +49,7 @@ from pathlib import Path
 from impls.point import Point
 from reports.flags import run_lines, sidecar
 
-from . import gate
+from . import gate, grids
 
 BENCHMARK = gate.BENCHMARK
 #: Also flagged for an implementation that ran slow: its ratios to numpy were measured in the
@@ -69,6 +71,25 @@ MIN_SLOW_RUN = 2
 #: 1.85x beside a busy loop, its two rounds alike and the reference at 1.07x; nn-cpu at the
 #: tutorial size 1.57x and 1.52x; custom-fn-cpu at batch 1024 1.43x.
 POINT_TOLERANCE = 0.25
+#: The same for a paired ratio against its own recent values, tighter: pairing holds a ratio
+#: far stiller than a step time. Replayed (`tools/replay_whole_run.py`) on 94 saved main jobs
+#: here, taken as one code: 7 ratios past it in 6 runs, all at batch 4-16 but one, e.g.
+#: custom-fn-cpu at batch 4 1.21x (3.44 where the runs before read 2.8-2.9) in a calm pair,
+#: autograd-cpu at batch 4 1.19x beside a busy loop.
+RATIO_TOLERANCE = 0.15
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Where the history keeps one kind of value and the fingerprints of the code behind it."""
+
+    values: str
+    prints: str
+    tolerance: float  # past this over its baseline, a value is flagged by itself
+
+
+STEP = Kind("points", "fingerprints", POINT_TOLERANCE)
+RATIO = Kind("paired", "paired_fingerprints", RATIO_TOLERANCE)
 #: Runs of the same code a point's baseline is taken from (the newest), and runs kept in all.
 BASELINE_RUNS = 5
 KEPT_RUNS = 12
@@ -109,18 +130,26 @@ def impl_of(label: str) -> str | None:
         return None
 
 
-def fingerprint(module: str, env_name: str, root: Path = ROOT) -> str:
+def fingerprint(
+    module: str,
+    env_name: str,
+    root: Path = ROOT,
+    measuring: tuple[str, ...] = ("bench_step", "layout"),
+    beside: tuple[str, ...] = (),
+) -> str:
     """A hash of what an implementation's step time depends on in this checkout: its module
     (``impls.<name>``) and the `impls` modules it imports (transitively), the registry and
     package that create it, the benchmark that times it (`benchmarks.bench_step` and the
     modules it imports, and `benchmarks.layout`), and asv's environment name. The libraries
     themselves are named by the environment, not hashed; the runner, the gate, this check and
     the reports do not change a step time and are left out. Each file is hashed as code
-    (`_code`): an edit to its comments, docstrings or layout leaves the history standing."""
-    impls = _closure(root / "impls", [module.removeprefix("impls."), "__init__", "registry"])
-    measuring = _closure(root / "benchmarks", ["bench_step", "layout"])
+    (`_code`): an edit to its comments, docstrings or layout leaves the history standing.
+    A paired ratio's: ``measuring`` its benchmark's modules, ``beside`` the baseline's module."""
+    names = [m.removeprefix("impls.") for m in (module, *beside)]
+    impls = _closure(root / "impls", [*names, "__init__", "registry"])
+    timing = _closure(root / "benchmarks", list(measuring))
     digest = hashlib.sha256(env_name.encode())
-    for path in [*impls, *measuring]:
+    for path in [*impls, *timing]:
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(_code(path))
     return digest.hexdigest()[:16]
@@ -164,22 +193,23 @@ def _closure(package: Path, names: list[str]) -> list[Path]:
     return [package / f"{name}.py" for name in sorted(seen)]
 
 
-def earlier_times(label: str, code: str, history: list[dict]) -> list[float]:
-    """The point's undisturbed times in the newest `BASELINE_RUNS` runs of the same code
-    (``code``: its implementation's fingerprint), newest first."""
+def earlier_times(label: str, code: str, history: list[dict], kind: Kind = STEP) -> list[float]:
+    """The point's undisturbed values (step times, or paired ratios for `RATIO`) in the newest
+    `BASELINE_RUNS` runs of the same code (``code``: its implementation's fingerprint), newest
+    first."""
     impl = impl_of(label)
     return [
-        run["points"][label]
+        run.get(kind.values, {})[label]
         for run in reversed(history)
-        if run["fingerprints"].get(impl) == code and label in run["points"]
+        if run.get(kind.prints, {}).get(impl) == code and label in run.get(kind.values, {})
     ][:BASELINE_RUNS]
 
 
-def baseline(label: str, code: str, history: list[dict]) -> float | None:
+def baseline(label: str, code: str, history: list[dict], kind: Kind = STEP) -> float | None:
     """The lower median of `earlier_times`, or None when there are none: one or two slow runs
     among the recent ones do not move it; a machine that became slower for good moves it after
     three."""
-    values = earlier_times(label, code, history)
+    values = earlier_times(label, code, history, kind)
     return statistics.median_low(values) if values else None
 
 
@@ -208,16 +238,16 @@ def shifts(
 
 
 def lone_points(
-    times: dict[str, float], prints: dict[str, str], history: list[dict]
+    times: dict[str, float], prints: dict[str, str], history: list[dict], kind: Kind = STEP
 ) -> dict[str, float]:
-    """{label: this run's time over the point's `baseline`} for each point more than
-    `POINT_TOLERANCE` slower than its baseline: a point that ran slow on its own."""
+    """{label: this run's value over the point's `baseline`} for each point more than
+    ``kind.tolerance`` over its baseline: a point that ran slow on its own."""
     found = {}
-    for label, seconds in times.items():
+    for label, value in times.items():
         impl = impl_of(label)
-        base = baseline(label, prints[impl], history) if impl in prints else None
-        if base is not None and seconds > base * (1 + POINT_TOLERANCE):
-            found[label] = seconds / base
+        base = baseline(label, prints[impl], history, kind) if impl in prints else None
+        if base is not None and value > base * (1 + kind.tolerance):
+            found[label] = value / base
     return found
 
 
@@ -271,6 +301,7 @@ def describe(
     flagged: int,
     apart: Spread | None = None,
     lone: dict[str, float] | None = None,
+    lone_ratios: dict[str, float] | None = None,
 ) -> list[str]:
     """What the check tells the user, a line each."""
     lines = []
@@ -310,6 +341,12 @@ def describe(
             f" times in {recent}, flagged disturbed: "
             + ", ".join(f"{k} {r:.2f}x" for k, r in sorted(lone.items()))
         )
+    if lone_ratios:
+        lines.append(
+            f"whole-run check: {len(lone_ratios)} paired ratios ran past"
+            f" {1 + RATIO_TOLERANCE:.2f}x their own values in {recent}, flagged disturbed: "
+            + ", ".join(f"{k} {r:.2f}x" for k, r in sorted(lone_ratios.items()))
+        )
     for why in (NEW, FEW):
         named = [i for i, reason in unjudged.items() if reason == why and i not in also]
         if named:
@@ -346,12 +383,33 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
     flagged = [label for label in timings if impl_of(label) in slow]
     paired = [k for k in measured_in(lines, PAIRED) if impl_of(k) in slow]
     lone = {k: r for k, r in lone_points(times, prints, history).items() if k not in flagged}
+    ratio_timings = gate.read_file(results_file, PAIRED)
+    ratios = {
+        k: t.median
+        for k, t in ratio_timings.items()
+        if k in measured_in(lines, PAIRED) and not t.disturbed and impl_of(k) in prints
+    }
+    base = registry.entry(grids.BASELINE).module
+    ratio_prints = {
+        i: fingerprint(
+            registry.entry(i).module, env_name, root, ("bench_paired", "layout"), (base,)
+        )
+        for i in {impl_of(k) for k in ratios}
+    }
+    lone_ratios = {
+        k: r
+        for k, r in lone_points(ratios, ratio_prints, history, RATIO).items()
+        if k not in paired
+    }
     _flag(flags_file, run, BENCHMARK, {k: _shift_why(slow[impl_of(k)]) for k in flagged})
     _flag(flags_file, run, PAIRED, {k: _shift_why(slow[impl_of(k)]) for k in paired})
-    _flag(flags_file, run, BENCHMARK, {k: _lone_why(r) for k, r in lone.items()})
+    _flag(flags_file, run, BENCHMARK, {k: _lone_why(r, "time") for k, r in lone.items()})
+    _flag(flags_file, run, PAIRED, {k: _lone_why(r, "ratio") for k, r in lone_ratios.items()})
     entry = {"run": run, "fingerprints": prints, "points": times}
+    entry |= {RATIO.prints: ratio_prints, RATIO.values: ratios}
     _write_history(flags_dir / STATE_FILE, [*history, entry][-KEPT_RUNS:])
-    return describe(found, unjudged, len(flagged), spread(times, prints, history), lone)
+    apart = spread(times, prints, history)
+    return describe(found, unjudged, len(flagged), apart, lone, lone_ratios)
 
 
 def measured_in(lines: list[dict], benchmark: str) -> set[str]:
@@ -374,11 +432,12 @@ def _shift_why(s: Shift) -> tuple[float, str]:
     return s.ratio, why
 
 
-def _lone_why(ratio: float) -> tuple[float, str]:
-    """(the ratio, the reason) a point is flagged for `lone_points`."""
+def _lone_why(ratio: float, value: str) -> tuple[float, str]:
+    """(the ratio, the reason) a point is flagged for `lone_points`; ``value``: what it is
+    ("time", "ratio")."""
     return ratio, (
-        f"the point ran {ratio:.2f}x its own time in this machine's recent runs of the same"
-        " code, every round of it in this run alike"
+        f"the point's {value} read {ratio:.2f}x its own in this machine's recent runs of the"
+        " same code, every round of it in this run alike"
     )
 
 

@@ -37,13 +37,19 @@ def times(scale: dict[str, float] | None = None) -> dict[str, float]:
 
 
 def save(
-    machine: Path, commit: str, run: str, medians: dict[str, float], disturbed=(), measured=None
+    machine: Path,
+    commit: str,
+    run: str,
+    medians: dict[str, float],
+    disturbed=(),
+    measured=None,
+    ratios: dict[str, float] | None = None,
 ) -> Path:
     """An asv results file of the step benchmark (and paired ratios of the torch
-    implementations) and its sidecar with ``run``'s lines for the points it ``measured`` (all
-    by default), as a run of the harness leaves them (asv overwrites the values of a commit it
-    measures again, and keeps the others)."""
-    ratios = {k: 1.2 for k in medians if not k.startswith("numpy/")}
+    implementations, 1.2 unless given) and its sidecar with ``run``'s lines for the points it
+    ``measured`` (all by default), as a run of the harness leaves them (asv overwrites the
+    values of a commit it measures again, and keeps the others)."""
+    ratios = {k: 1.2 for k in medians if not k.startswith("numpy/")} | (ratios or {})
     benchmarks = {drift.BENCHMARK: medians, drift.PAIRED: ratios}
     columns = ["result", "params", "stats_q_25", "stats_q_75"]
     path = machine / f"{commit[:8]}-{ENV}.json"
@@ -153,7 +159,45 @@ def test_a_point_far_slower_than_its_recent_runs_is_flagged_by_itself(tmp_path, 
     assert told == ([expected] if alone else [])
     if alone:
         found, _ = read_flags(sidecar(path))
-        assert "the point ran 1.50x its own time" in found[(gate.BENCHMARK, lone)].why
+        assert "the point's time read 1.50x its own" in found[(gate.BENCHMARK, lone)].why
+
+
+@pytest.mark.parametrize(("ratio", "alone"), [(1.44, True), (1.32, False)])
+def test_a_paired_ratio_far_above_its_recent_values_is_flagged_by_itself(tmp_path, ratio, alone):
+    """torch-cpu's paired ratio at batch 16 read 1.2x (1.1x) its recent runs' while every step
+    time held: past the ratio line it is flagged, and no step point is."""
+    lone = label("torch-cpu", 16)
+    for number, value in enumerate([1.2, 1.2, ratio]):
+        run = f"2026-11-30T10:{number:02d}:00Z"
+        path = save(tmp_path, "abcdef0123", run, times(), ratios={lone: value})
+        lines = drift.check(path, run)
+    assert flagged(path, drift.PAIRED) == ({lone} if alone else set())
+    assert flagged(path) == set()
+    told = [line for line in lines if "paired ratios ran past 1.15x" in line]
+    assert len(told) == alone
+    if alone:
+        assert f"{lone} 1.20x" in told[0]
+        found, _ = read_flags(sidecar(path))
+        assert "the point's ratio read 1.20x its own" in found[(drift.PAIRED, lone)].why
+
+
+def test_a_paired_ratio_is_checked_against_runs_of_the_same_code_on_both_sides(tmp_path):
+    """A change to numpy's code starts torch-cpu's paired history afresh, not its steps'."""
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "impls", root / "impls")
+    shutil.copytree(REPO / "benchmarks", root / "benchmarks")
+
+    def prints() -> tuple[str, str]:
+        step = drift.fingerprint("impls.torch_backprop", ENV, root)
+        paired = drift.fingerprint("impls.torch_backprop", ENV, root, ("bench_paired", "layout"),
+                                   ("impls.numpy_backprop",))  # fmt: skip
+        return step, paired
+
+    step, paired = prints()
+    numpy_module = root / "impls" / "numpy_backprop.py"
+    numpy_module.write_text(numpy_module.read_text() + "\nEXTRA = 1\n")
+    assert prints()[0] == step
+    assert prints()[1] != paired
 
 
 def test_a_point_of_an_implementation_flagged_as_slow_is_not_told_again(tmp_path):

@@ -6,9 +6,9 @@ Each argument is an asv results file copied aside after a main job, with its ``f
 sidecar beside it (as for `tools/compare_runs.py`). Every run is taken as a run of the same
 code, each checked against the ones before it: what the check would have said had they been.
 Prints, per run, the implementations it would flag, the furthest one it would not, the points
-it would flag by themselves (`benchmarks.drift.lone_points`), and how far its points lie from
-the runs before (`benchmarks.drift.spread`). A measurement of the check, not a test: it writes
-nothing.
+and paired ratios it would flag by themselves (`benchmarks.drift.lone_points`), and how far its
+points lie from the runs before (`benchmarks.drift.spread`). A measurement of the check, not a
+test: it writes nothing.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         found += drift.slow_run(found, unjudged)
         apart = drift.spread(times, prints, history)
         lone = drift.lone_points(times, prints, history)
+        ratio_timings = gate.read_file(path, drift.PAIRED)
+        ratios = {k: t.median for k, t in ratio_timings.items() if not t.disturbed}
+        lone_ratios = drift.lone_points(ratios, prints, history, drift.RATIO)
         slow = [s for s in found if s.slow]
         calm = [s for s in found if not s.slow]
         flagged = sum(drift.impl_of(k) in {s.impl for s in slow} for k in timings)
@@ -61,10 +64,19 @@ def main(argv: list[str] | None = None) -> int:
                 + ", ".join(f"{k} {r:.2f}x" for k, r in alone.items())
                 + ")"
             )
+        ratio_alone = {k: r for k, r in lone_ratios.items() if drift.impl_of(k) not in slow_impls}
+        if ratio_alone:
+            words.append(
+                f"{len(ratio_alone)} lone paired ratios ("
+                + ", ".join(f"{k} {r:.2f}x" for k, r in ratio_alone.items())
+                + ")"
+            )
         if unjudged:
             words.append("unjudged " + ", ".join(unjudged))
         print("; ".join(words))
-        history.append({"fingerprints": prints, "points": times})
+        history.append(
+            {"fingerprints": prints, "points": times, drift.RATIO.prints: prints, "paired": ratios}
+        )
     return 0
 
 
