@@ -57,20 +57,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{apart.median:.1%} from the runs before (9 in 10 within {apart.ninetieth:.1%})"
             )
         slow_impls = {s.impl for s in slow}
-        alone = {k: r for k, r in lone.items() if drift.impl_of(k) not in slow_impls}
-        if alone:
-            words.append(
-                f"{len(alone)} lone points ("
-                + ", ".join(f"{k} {r:.2f}x" for k, r in alone.items())
-                + ")"
-            )
-        ratio_alone = {k: r for k, r in lone_ratios.items() if drift.impl_of(k) not in slow_impls}
-        if ratio_alone:
-            words.append(
-                f"{len(ratio_alone)} lone paired ratios ("
-                + ", ".join(f"{k} {r:.2f}x" for k, r in ratio_alone.items())
-                + ")"
-            )
+        for what, found_alone in (("lone points", lone), ("lone paired ratios", lone_ratios)):
+            alone = {k: r for k, r in found_alone.items() if drift.impl_of(k) not in slow_impls}
+            if alone:
+                listed = ", ".join(f"{k} {r:.2f}x" for k, r in alone.items())
+                words.append(f"{len(alone)} {what} ({listed})")
         if unjudged:
             words.append("unjudged " + ", ".join(unjudged))
         print("; ".join(words))
