@@ -362,9 +362,10 @@ def describe(
 
 
 def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
-    """Compare the step times ``run`` saved in ``results_file`` with the machine's recent runs
-    of the same code, flag the implementations that ran slow, keep this run in the history;
-    the lines to print. The history lives beside the flags of ``results_file``'s machine."""
+    """Compare the step times and paired ratios ``run`` saved in ``results_file`` with the
+    machine's recent runs of the same code, flag the implementations that ran slow and the
+    points that did on their own (`lone_points`), keep this run in the history; the lines to
+    print. The history lives beside the flags of ``results_file``'s machine."""
     from impls import registry
 
     flags_file = sidecar(results_file)
@@ -383,19 +384,7 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
     flagged = [label for label in timings if impl_of(label) in slow]
     paired = [k for k in measured_in(lines, PAIRED) if impl_of(k) in slow]
     lone = {k: r for k, r in lone_points(times, prints, history).items() if k not in flagged}
-    ratio_timings = gate.read_file(results_file, PAIRED)
-    ratios = {
-        k: t.median
-        for k, t in ratio_timings.items()
-        if k in measured_in(lines, PAIRED) and not t.disturbed and impl_of(k) in prints
-    }
-    base = registry.entry(grids.BASELINE).module
-    ratio_prints = {
-        i: fingerprint(
-            registry.entry(i).module, env_name, root, ("bench_paired", "layout"), (base,)
-        )
-        for i in {impl_of(k) for k in ratios}
-    }
+    ratios, ratio_prints = _paired_ratios(results_file, lines, set(prints), env_name, root)
     lone_ratios = {
         k: r
         for k, r in lone_points(ratios, ratio_prints, history, RATIO).items()
@@ -405,11 +394,34 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
     _flag(flags_file, run, PAIRED, {k: _shift_why(slow[impl_of(k)]) for k in paired})
     _flag(flags_file, run, BENCHMARK, {k: _lone_why(r, "time") for k, r in lone.items()})
     _flag(flags_file, run, PAIRED, {k: _lone_why(r, "ratio") for k, r in lone_ratios.items()})
-    entry = {"run": run, "fingerprints": prints, "points": times}
+    entry = {"run": run, STEP.prints: prints, STEP.values: times}
     entry |= {RATIO.prints: ratio_prints, RATIO.values: ratios}
     _write_history(flags_dir / STATE_FILE, [*history, entry][-KEPT_RUNS:])
     apart = spread(times, prints, history)
     return describe(found, unjudged, len(flagged), apart, lone, lone_ratios)
+
+
+def _paired_ratios(
+    results_file: Path, lines: list[dict], impls: set[str], env_name: str, root: Path
+) -> tuple[dict[str, float], dict[str, str]]:
+    """(this run's undisturbed paired ratios of ``impls`` by label, the fingerprint of each
+    implementation's ratios: its code, numpy's and the paired benchmark's)."""
+    from impls import registry
+
+    ours = measured_in(lines, PAIRED)
+    ratios = {
+        k: t.median
+        for k, t in gate.read_file(results_file, PAIRED).items()
+        if k in ours and not t.disturbed and impl_of(k) in impls
+    }
+    base = registry.entry(grids.BASELINE).module
+    prints = {
+        i: fingerprint(
+            registry.entry(i).module, env_name, root, ("bench_paired", "layout"), (base,)
+        )
+        for i in {impl_of(k) for k in ratios}
+    }
+    return ratios, prints
 
 
 def measured_in(lines: list[dict], benchmark: str) -> set[str]:
