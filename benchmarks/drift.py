@@ -198,11 +198,14 @@ def earlier_times(label: str, code: str, history: list[dict], kind: Kind = STEP)
     `BASELINE_RUNS` runs of the same code (``code``: its implementation's fingerprint), newest
     first."""
     impl = impl_of(label)
-    return [
-        run.get(kind.values, {})[label]
-        for run in reversed(history)
-        if run.get(kind.prints, {}).get(impl) == code and label in run.get(kind.values, {})
-    ][:BASELINE_RUNS]
+    found = []
+    for run in reversed(history):
+        values, prints = run.get(kind.values), run.get(kind.prints)
+        if isinstance(values, dict) and isinstance(prints, dict) and prints.get(impl) == code:
+            value = values.get(label)
+            if isinstance(value, (int, float)):
+                found.append(value)
+    return found[:BASELINE_RUNS]
 
 
 def baseline(label: str, code: str, history: list[dict], kind: Kind = STEP) -> float | None:

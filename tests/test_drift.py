@@ -355,3 +355,11 @@ def test_a_bad_history_file_is_no_history(tmp_path, text):
     assert "no earlier run of the same code" in lines[0]
     kept = json.loads((tmp_path / "ffbench-flags" / drift.STATE_FILE).read_text())["runs"]
     assert len(kept) == 1
+
+
+@pytest.mark.parametrize("kept", ["not a dict", {label("torch-cpu", 4): "not a number"}])
+def test_a_malformed_ratio_in_the_history_is_no_baseline(kept):
+    history = [{"fingerprints": {}, "points": {}, "paired_fingerprints": {"torch-cpu": "c"},
+                "paired": kept}]  # fmt: skip
+    now = {label("torch-cpu", 4): 9.0}
+    assert drift.lone_points(now, {"torch-cpu": "c"}, history, drift.RATIO) == {}
