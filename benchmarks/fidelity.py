@@ -14,9 +14,9 @@ them), so a round of Timer that the VM slowed parts them. Measured on the 2-vCPU
 flipped between states, before this rule: five tries in 20 minutes each missed at one to
 three implementations, mostly with asv below Timer (torch-cpu 0.66-0.88x, autograd-cpu 0.91x,
 nn-cpu 0.93x, compile-cpu 0.81x, 0.86x and 1.14x, numpy 0.92x). A row with fewer than
-`MIN_KEPT` clean rounds on either side is not judged and says so; it still fails the check. The reference does not see
-every slow state: with the rule, in the same window, two rows were not judged and two still
-missed (nn-cpu 0.85x, compile-cpu 1.14x).
+`MIN_KEPT` clean rounds on either side is not judged and says so; it still fails the check.
+The reference does not see every slow state: with the rule, in the same window, two rows were
+not judged and two still missed (nn-cpu 0.85x, compile-cpu 1.14x).
 """
 
 from __future__ import annotations

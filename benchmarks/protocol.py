@@ -2,7 +2,8 @@
 
 asv runs each point in `benchmarks.grids.ROUNDS` separate processes, spread across the run (asv
 runs round R of every benchmark, then round R-1, ...), and pools their samples: its value is
-the median of the blocks of every round, and its interval comes from them too. Inside one process this module:
+the median of the blocks of every round, and its interval comes from them too. Inside one
+process this module:
 
 1. pins a one-thread point to one core (where the OS allows), so the scheduler cannot move it;
 2. calibrates a block of consecutive calls to last >= `Protocol.block_seconds`;
