@@ -385,14 +385,14 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
     found += slow_run(found, unjudged)
     slow = {s.impl: s for s in found if s.slow}
     flagged = [label for label in timings if impl_of(label) in slow]
-    paired = [k for k in measured_in(lines, PAIRED) if impl_of(k) in slow]
-    lone = {k: r for k, r in lone_points(times, prints, history).items() if k not in flagged}
-    ratios, ratio_prints = _paired_ratios(results_file, lines, set(prints), env_name, root)
-    lone_ratios = {
-        k: r
-        for k, r in lone_points(ratios, ratio_prints, history, RATIO).items()
-        if k not in paired
-    }
+    ours_paired = measured_in(lines, PAIRED)
+    paired = [k for k in ours_paired if impl_of(k) in slow]
+    ratios, ratio_prints = _paired_ratios(results_file, ours_paired, set(prints), env_name, root)
+    # Points of an implementation flagged as slow are flagged already, and told as such.
+    lone, lone_ratios = (
+        {k: r for k, r in lone_points(v, p, history, kind).items() if impl_of(k) not in slow}
+        for v, p, kind in ((times, prints, STEP), (ratios, ratio_prints, RATIO))
+    )
     _flag(flags_file, run, BENCHMARK, {k: _shift_why(slow[impl_of(k)]) for k in flagged})
     _flag(flags_file, run, PAIRED, {k: _shift_why(slow[impl_of(k)]) for k in paired})
     _flag(flags_file, run, BENCHMARK, {k: _lone_why(r, "time") for k, r in lone.items()})
@@ -405,13 +405,13 @@ def check(results_file: Path, run: str, root: Path = ROOT) -> list[str]:
 
 
 def _paired_ratios(
-    results_file: Path, lines: list[dict], impls: set[str], env_name: str, root: Path
+    results_file: Path, ours: set[str], impls: set[str], env_name: str, root: Path
 ) -> tuple[dict[str, float], dict[str, str]]:
-    """(this run's undisturbed paired ratios of ``impls`` by label, the fingerprint of each
-    implementation's ratios: its code, numpy's and the paired benchmark's)."""
+    """(this run's undisturbed paired ratios of ``impls`` by label, among the points it
+    measured (``ours``), the fingerprint of each implementation's ratios: its code, numpy's and
+    the paired benchmark's)."""
     from impls import registry
 
-    ours = measured_in(lines, PAIRED)
     ratios = {
         k: t.median
         for k, t in gate.read_file(results_file, PAIRED).items()

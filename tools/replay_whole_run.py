@@ -66,7 +66,12 @@ def main(argv: list[str] | None = None) -> int:
             words.append("unjudged " + ", ".join(unjudged))
         print("; ".join(words))
         history.append(
-            {"fingerprints": prints, "points": times, drift.RATIO.prints: prints, "paired": ratios}
+            {
+                drift.STEP.prints: prints,
+                drift.STEP.values: times,
+                drift.RATIO.prints: prints,
+                drift.RATIO.values: ratios,
+            }
         )
     return 0
 
