@@ -3,8 +3,8 @@
 ``Paired.track_relative_time`` at a point labelled with implementation X returns X's step time
 divided by numpy's at the same problem and threads, measured in alternating blocks (X numpy numpy
 X X numpy ...: the order flips each pair, so a slow drift weighs on both sides alike), after
-`WARMUP_PAIRS` pairs that are not kept; each block's first calls (`UNTIMED_SHARE`) are not
-timed. The samples are the implementation's fast-state blocks over the median of numpy's
+`WARMUP_PAIRS` pairs that are not kept, until each side has `MIN_FAST_BLOCKS` blocks in its fast
+state; each block's first calls (`UNTIMED_SHARE`) are not timed. The samples are the implementation's fast-state blocks over the median of numpy's
 (`relative_samples`); asv reports their median and interval, pooled over `grids.ROUNDS`
 processes. Lower is better, as for every asv value, so ``asv compare`` and history read it the
 right way round; the report's paired speedup over numpy is its inverse.
@@ -34,8 +34,18 @@ from .points import GRID, StepBenchmark, busy_threads, without_empty
 #: Pairs run first and not kept: the first blocks after the two trainers start alternating ran
 #: 1.5-5x slow here, in every process.
 WARMUP_PAIRS = 2
-#: Pairs kept, at least (more while under `protocol.Protocol.measure_seconds`).
+#: Pairs kept, at least; then more until `MIN_FAST_BLOCKS` of each side are in its fast state.
 MIN_PAIRS = 12
+#: Blocks of each side within `PAIRED_FAST_MODE` of its fastest before a round stops, for at
+#: most `MAX_MEASURE_SECONDS`: on a calm machine 12 pairs hold them, on a noisy one a fixed 12
+#: left the ratio resting on one or two blocks. Replayed on 400-pair recordings (three
+#: processes each of torch-cpu and custom-fn-cpu at batch 4 and nn-cpu at 16, 07:05 on a noisy
+#: VM), two rounds pooled as asv pools them: their spread (standard deviation) 6.9-9.8% with
+#: 12 pairs, 1.1-1.2% with this rule (25-29 pairs a round on average); a fixed 36 pairs read
+#: 0.9-8.2%.
+MIN_FAST_BLOCKS = 6
+#: The most a round measures after its warm-up pairs (~48 pairs of 10 ms blocks).
+MAX_MEASURE_SECONDS = 1.0
 #: Untimed calls before each block, as a share of its timed calls (rounded down): the first
 #: calls after the other side's block run slow while caches and predictors refill. Measured
 #: at 4x1000x100x10, one thread: torch-cpu's first call after numpy's 1.9x its steady time, the
@@ -86,12 +96,14 @@ class Paired(StepBenchmark):
             deadline = math.inf
             pairs = 0
             while pairs < WARMUP_PAIRS + MIN_PAIRS or (
-                time.perf_counter() < deadline and pairs < config.max_blocks
+                not enough_fast(sides, PAIRED_FAST_MODE, MIN_FAST_BLOCKS)
+                and time.perf_counter() < deadline
+                and pairs < config.max_blocks
             ):
                 order = (0, 1) if pairs % 2 == 0 else (1, 0)
                 seconds = [block(side) for side in order]
                 if pairs == WARMUP_PAIRS - 1:
-                    deadline = time.perf_counter() + config.measure_seconds
+                    deadline = time.perf_counter() + MAX_MEASURE_SECONDS
                 if pairs >= WARMUP_PAIRS:
                     for side, s in zip(order, seconds, strict=True):
                         sides[side].append(s)
@@ -124,6 +136,12 @@ def relative_samples(seconds: list[float], baseline: list[float], tolerance: flo
     2-5%."""
     fast_baseline = statistics.median(protocol.fast_blocks(baseline, tolerance))
     return [s / fast_baseline for s in protocol.fast_blocks(seconds, tolerance)]
+
+
+def enough_fast(sides: tuple[list[float], ...], tolerance: float, count: int) -> bool:
+    """Whether every side has ``count`` blocks within ``tolerance`` of its fastest: enough for
+    its fast-state median (`relative_samples`) not to rest on a block or two."""
+    return all(bool(s) and len(protocol.fast_blocks(s, tolerance)) >= count for s in sides)
 
 
 def fast_medians(

@@ -385,6 +385,60 @@ def test_paired_blocks_leave_the_calls_right_after_a_switch_untimed(monkeypatch,
     assert len(bench.track_relative_time({}, "x")["samples"]) == 2
 
 
+def test_enough_fast_needs_the_count_on_every_side():
+    sides = ([1.0, 1.01, 1.02], [2.0, 2.0, 2.5])
+    assert bench_paired.enough_fast(sides, 0.03, 2)
+    assert not bench_paired.enough_fast(sides, 0.03, 3)  # numpy's third block ran slow
+    assert not bench_paired.enough_fast(([1.0, 1.0], []), 0.03, 1)
+
+
+def paired_round(monkeypatch, numpy_cost, max_seconds):
+    """One paired round at MIN_PAIRS = 4 and MIN_FAST_BLOCKS = 4, each block one call:
+    torch-cpu's calls cost 3 ticks, numpy's block N (from 1, warm-up included) costs
+    ``numpy_cost(N)``. Its relative samples."""
+    clock = {"now": 0.0, "blocks": 0}
+
+    class Fake:
+        def __init__(self, cost):
+            self.cost = cost
+
+        def step(self):
+            clock["now"] += self.cost()
+
+        def sync(self):
+            pass
+
+    def numpy_block():
+        clock["blocks"] += 1
+        return numpy_cost(clock["blocks"])
+
+    bench = bench_paired.Paired()
+    bench.point = Point.parse("torch-cpu/64x1000x100x10/float32/squared-relu/1t")
+    bench.trainer, bench.baseline = Fake(lambda: 3.0), Fake(numpy_block)
+    monkeypatch.setattr(bench_paired.time, "perf_counter", lambda: clock["now"])
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
+    monkeypatch.setattr(protocol, "calibrate", lambda call, seconds: 1)
+    monkeypatch.setattr(bench_paired, "UNTIMED_SHARE", 0.0)
+    monkeypatch.setattr(bench_paired, "MIN_PAIRS", 4)
+    monkeypatch.setattr(bench_paired, "MIN_FAST_BLOCKS", 4)
+    monkeypatch.setattr(bench_paired, "MAX_MEASURE_SECONDS", max_seconds)
+    return bench.track_relative_time({}, "x")["samples"]
+
+
+def test_a_paired_round_waits_for_each_sides_fast_blocks(monkeypatch, steady_machine):
+    """numpy's blocks 3 and 5 (in the first kept pairs) run at 1.5x: after four pairs it has two
+    fast blocks, so the round takes two more pairs, and the ratio is 3 over numpy's fast state."""
+    samples = paired_round(monkeypatch, lambda n: 1.5 if n in (3, 5) else 1.0, 1000.0)
+    assert samples == [3.0] * 6
+
+
+def test_a_paired_round_stops_at_its_time_limit(monkeypatch, steady_machine):
+    """numpy's every block 10% faster than the one before: it never holds two blocks within 3%
+    of its fastest, so the round takes pairs (~3.5 ticks each) until 24 ticks after its warm-up."""
+    samples = paired_round(monkeypatch, lambda n: 0.9**n, 24.0)
+    assert len(samples) == 7
+
+
 def test_relative_samples_are_the_fast_blocks_over_the_baselines_fast_median():
     """A slowed block of either side (here the third of each) does not move the ratio."""
     samples = bench_paired.relative_samples([2.0, 2.1, 3.0], [1.0, 1.05, 1.6], tolerance=0.1)
