@@ -731,22 +731,32 @@ def test_a_clean_round_that_cannot_outweigh_a_disturbed_one_leaves_it_flagged(
 PAIRED = "b.Paired.track_relative_time"
 
 
+class PairedRound:
+    """A paired round's successive measurements, (ratio samples, sides) each, the last one
+    repeated; ``parts`` gives the sides of the latest."""
+
+    def __init__(self, measurements):
+        self.queue = list(measurements)
+        self.sides = None
+
+    def measure_once(self):
+        samples, self.sides = self.queue.pop(0) if len(self.queue) > 1 else self.queue[0]
+        return samples
+
+    def parts(self):
+        return self.sides
+
+
 def paired_rounds(monkeypatch, rounds, config):
-    """Measure one paired point once per (ratio samples, sides) in ``rounds``; the flag rows."""
+    """Measure one paired point once per (ratio samples, sides) in ``rounds``, or per list of
+    them (a round's successive measurements); what each round gave asv."""
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
     monkeypatch.setenv(flags.RUN, "two rounds")
     kept = []
-    for samples, sides in rounds:
+    for measurements in rounds:
+        r = PairedRound([measurements] if isinstance(measurements, tuple) else measurements)
         kept.append(
-            protocol.measure(
-                lambda s=samples: s,
-                1,
-                PAIRED,
-                "x/1t",
-                config,
-                keep_fast=False,
-                parts=lambda d=sides: d,
-            )
+            protocol.measure(r.measure_once, 1, PAIRED, "x/1t", config, False, parts=r.parts)
         )
     return kept
 
@@ -777,6 +787,31 @@ def test_a_paired_round_after_one_whose_side_ran_slow_outweighs_it(monkeypatch, 
     rows = flag_rows(steady_machine)
     assert [r["disturbed"] for r in rows] == [False, False]
     assert rows[1]["outweighed_earlier_round"] == pytest.approx(1.85 / 2.0)
+
+
+def test_a_round_outweighs_with_measurements_whose_sides_agree_with_its_own(
+    monkeypatch, steady_machine
+):
+    """The second round's first measurement shows the first round slow; of its further
+    measurements, those with torch-cpu's side 1.15x slower are left out of the pool."""
+    config = protocol.Protocol(pause_seconds=0.0, min_blocks=1)
+    fast = ([2.0] * 2, {"torch-cpu": 2.0e-4, "numpy": 1.0e-4})
+    slow = ([2.3] * 2, {"torch-cpu": 2.3e-4, "numpy": 1.0e-4})
+    first = ([1.85] * 2, {"torch-cpu": 2.0e-4, "numpy": 1.08e-4})
+    kept = paired_rounds(monkeypatch, [first, [fast, slow, fast, slow, fast, fast]], config)
+    assert kept[1] == [2.0] * 8
+    assert [r["disturbed"] for r in flag_rows(steady_machine)] == [False, False]
+
+
+def test_a_round_that_cannot_outweigh_with_agreeing_measurements_leaves_the_point_flagged(
+    monkeypatch, steady_machine
+):
+    config = protocol.Protocol(pause_seconds=0.0, min_blocks=1, outweigh_seconds=0.05)
+    fast = ([2.0] * 2, {"torch-cpu": 2.0e-4, "numpy": 1.0e-4})
+    slow = ([2.3] * 2, {"torch-cpu": 2.3e-4, "numpy": 1.0e-4})
+    first = ([1.85] * 2, {"torch-cpu": 2.0e-4, "numpy": 1.08e-4})
+    paired_rounds(monkeypatch, [first, [fast, slow]], config)
+    assert point_flag(steady_machine, benchmark=PAIRED).disturbed is True
 
 
 @pytest.mark.parametrize(
