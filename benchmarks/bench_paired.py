@@ -42,7 +42,8 @@ MIN_PAIRS = 12
 #: processes each of torch-cpu and custom-fn-cpu at batch 4 and nn-cpu at 16, 07:05 on a noisy
 #: VM), two rounds pooled as asv pools them: their spread (standard deviation) 6.9-9.8% with
 #: 12 pairs, 1.1-1.2% with this rule (25-29 pairs a round on average); a fixed 36 pairs read
-#: 0.9-8.2%.
+#: 0.9-8.2%. (autograd-cpu at batch 4 spread 12-15% either way: one of its three processes ran
+#: its side at 170 us throughout, the others at 146-148 us; the rounds' check catches that.)
 MIN_FAST_BLOCKS = 6
 #: The most a round measures after its warm-up pairs (~48 pairs of 10 ms blocks).
 MAX_MEASURE_SECONDS = 1.0
