@@ -76,13 +76,16 @@ class RunOutcome:
     waited: float  # seconds spent waiting for the machine's fast state
     disturbed: int  # points left disturbed
     outweighed: int  # disturbed rounds that a clean round of their point outweighs
+    seconds: float = 0.0  # the measurements' own time, waits included
+    outweighing: float = 0.0  # seconds clean rounds measured on to outweigh slow ones
 
     def describe(self) -> str:
         return (
-            f"the machine during this run: {self.measurements} point measurements,"
-            f" {self.again} attempts measured again, {self.waited:.0f} s spent waiting for its"
-            f" fast state, {self.outweighed} disturbed rounds outweighed by a clean round of"
-            f" their point, {self.disturbed} points left disturbed"
+            f"the machine during this run: {self.measurements} point measurements"
+            f" ({self.seconds:.0f} s), {self.again} attempts measured again, {self.waited:.0f} s"
+            f" spent waiting for its fast state, {self.outweighing:.0f} s measuring on to"
+            f" outweigh slow rounds, {self.outweighed} disturbed rounds outweighed by a clean"
+            f" round of their point, {self.disturbed} points left disturbed"
         )
 
 
@@ -102,6 +105,8 @@ def run_outcome(lines: list[dict]) -> RunOutcome:
         sum(_number(r.get("waited_seconds")) for r in rows),
         len(found) - len(clean),
         sum(r["disturbed"] is True and (r["benchmark"], r["point"]) in clean for r in rows),
+        sum(_number(r.get("seconds")) for r in rows),
+        sum(_number(r.get("outweigh_seconds")) for r in rows),
     )
 
 

@@ -371,7 +371,9 @@ def measure(
     # a wait for the fast state or another attempt could only add a second clean round.
     tries, wait = (1, 0.0) if pool.settled else (protocol.max_attempts, protocol.wait_seconds)
     attempts: list[Attempt] = []
+    began = time.perf_counter()
     waited = 0.0  # seconds spent waiting for the fast state, for the run's summary
+    outweighing = Stopwatch()  # seconds spent measuring on to outweigh a round, the same
     for _ in range(tries):
         started = time.perf_counter()
         before = wait_for_fast(cores, protocol, wait if patient else 0.0)
@@ -400,7 +402,7 @@ def measure(
         if not why and made_of and pool.parts:
             why, earlier_slow = parts_disagreement(made_of, pool.parts, protocol)
         if earlier_slow:
-            more = agreeing(measure_once, parts, made_of, protocol)
+            more = outweighing.timed(agreeing(measure_once, parts, made_of, protocol))
             raw = outweigh(raw, more, 3 * pool.size + 1, keep_fast, protocol)
             samples = kept_samples(raw, keep_fast, protocol)
             if len(samples) > 3 * pool.size:
@@ -414,7 +416,7 @@ def measure(
     if kept is None:
         kept = min(attempts, key=lambda a: float(np.median(a.samples)) if a.samples else math.inf)
     flags.note_slow(kept.disturbed and kept.slow > protocol.slow_state)
-    more = agreeing(measure_once, parts, kept.parts, protocol)
+    more = outweighing.timed(agreeing(measure_once, parts, kept.parts, protocol))
     samples, pooled, after_round = pool_round(kept, pool, more, keep_fast, protocol)
     flags.note_rounds(benchmark, label, after_round)
     flags.record(
@@ -427,6 +429,8 @@ def measure(
         why=kept.why,
         outweighed_earlier_round=kept.outweighed,
         waited_seconds=round(waited, 3),
+        outweigh_seconds=round(outweighing.seconds, 3),
+        seconds=round(time.perf_counter() - began, 3),
         **({"parts": kept.parts} if kept.parts else {}),
         **({pooled: True} if pooled else {}),
     )
@@ -547,6 +551,23 @@ def parts_disagreement(
         name, ratio = min(faster.items(), key=lambda item: item[1])
         return f"the point's earlier round ran {name}'s side {1 / ratio:.2f}x this one", True
     return "", False
+
+
+class Stopwatch:
+    """Seconds spent in the calls it wraps, summed."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def timed(self, call: Callable[[], list[float]]) -> Callable[[], list[float]]:
+        def timed_call() -> list[float]:
+            start = time.perf_counter()
+            try:
+                return call()
+            finally:
+                self.seconds += time.perf_counter() - start
+
+        return timed_call
 
 
 def agreeing(

@@ -307,21 +307,51 @@ def test_a_runs_outcome_sums_its_own_lines():
         return {"run": "r2", "benchmark": "b", "point": point, **fields}
 
     lines = [
-        line("x", attempts=3, waited_seconds=1.5, disturbed=True),
-        line("y", attempts=1, waited_seconds=0.5, disturbed=False),
+        line("x", attempts=3, waited_seconds=1.5, disturbed=True, seconds=4.0),
+        line("y", attempts=1, waited_seconds=0.5, disturbed=False, seconds=1.5),
         line("y", attempts=3, disturbed=True, set_aside=True),  # beside y's clean round
-        line("z", attempts=1, disturbed=False),
+        line("z", attempts=1, disturbed=False, seconds=2.0, outweigh_seconds=1.0),
         line("z", disturbed=True, why="the whole run ran slow"),  # not a measurement
     ]
     outcome = flags.run_outcome(lines)
     assert outcome == flags.RunOutcome(
-        measurements=4, again=4, waited=2.0, disturbed=2, outweighed=1
+        measurements=4,
+        again=4,
+        waited=2.0,
+        disturbed=2,
+        outweighed=1,
+        seconds=7.5,
+        outweighing=1.0,
     )
     assert outcome.describe() == (
-        "the machine during this run: 4 point measurements, 4 attempts measured again, 2 s spent"
-        " waiting for its fast state, 1 disturbed rounds outweighed by a clean round of their"
-        " point, 2 points left disturbed"
+        "the machine during this run: 4 point measurements (8 s), 4 attempts measured again,"
+        " 2 s spent waiting for its fast state, 1 s measuring on to outweigh slow rounds, 1"
+        " disturbed rounds outweighed by a clean round of their point, 2 points left disturbed"
     )
+
+
+def test_a_measurement_records_its_time_and_the_time_it_measured_on_to_outweigh(
+    monkeypatch, steady_machine
+):
+    """The second round shows the first slow and measures on (each measurement taking 0.01 s)
+    until it outweighs it: its line holds that time apart from the whole."""
+    config = protocol.Protocol(pause_seconds=0.0, min_blocks=1)
+
+    def measurement(samples):
+        def measure_once():
+            time.sleep(0.01)
+            return samples
+
+        return measure_once
+
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
+    monkeypatch.setenv(flags.RUN, "two rounds")
+    protocol.measure(measurement([2.0] * 2), 1, "b.T.track", "x/1t", config)
+    protocol.measure(measurement([1.0] * 2), 1, "b.T.track", "x/1t", config)
+    first, second = flag_rows(steady_machine)
+    assert first["outweigh_seconds"] == 0
+    assert 0.03 <= second["outweigh_seconds"] < second["seconds"]  # three more measurements
+    assert second["outweighed_earlier_round"] == 2.0
 
 
 def test_paired_blocks_alternate_their_order_after_warm_up_pairs(monkeypatch, steady_machine):
