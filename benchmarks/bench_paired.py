@@ -90,6 +90,8 @@ class Paired(StepBenchmark):
             return (time.perf_counter() - start) / number
 
         latest: dict[str, float] = {}  # each side's fast-state step time in the last measurement
+        short = {"why": ""}  # why the last measurement's fast blocks are too few, if they are
+        names = (self.point.impl, grids.BASELINE)
 
         def measure_once() -> list[float]:
             config = protocol.PROTOCOL
@@ -97,7 +99,7 @@ class Paired(StepBenchmark):
             deadline = math.inf
             pairs = 0
             while pairs < WARMUP_PAIRS + MIN_PAIRS or (
-                not enough_fast(sides, PAIRED_FAST_MODE, MIN_FAST_BLOCKS)
+                too_few_fast(sides, names, PAIRED_FAST_MODE, MIN_FAST_BLOCKS)
                 and time.perf_counter() < deadline
                 and pairs < config.max_blocks
             ):
@@ -109,8 +111,8 @@ class Paired(StepBenchmark):
                     for side, s in zip(order, seconds, strict=True):
                         sides[side].append(s)
                 pairs += 1
-            names = (self.point.impl, grids.BASELINE)
             latest.update(zip(names, fast_medians(*sides, PAIRED_FAST_MODE), strict=True))
+            short["why"] = too_few_fast(sides, names, PAIRED_FAST_MODE, MIN_FAST_BLOCKS)
             return relative_samples(*sides, PAIRED_FAST_MODE)
 
         samples = protocol.measure(
@@ -120,6 +122,7 @@ class Paired(StepBenchmark):
             label,
             keep_fast=False,  # relative_samples keeps the fast-state blocks of each side
             parts=lambda: dict(latest),
+            short=lambda: short["why"],
         )
         return protocol.timing_result(samples, 1)
 
@@ -139,10 +142,19 @@ def relative_samples(seconds: list[float], baseline: list[float], tolerance: flo
     return [s / fast_baseline for s in protocol.fast_blocks(seconds, tolerance)]
 
 
-def enough_fast(sides: tuple[list[float], ...], tolerance: float, count: int) -> bool:
-    """Whether every side has ``count`` blocks within ``tolerance`` of its fastest: enough for
-    its fast-state median (`relative_samples`) not to rest on a block or two."""
-    return all(bool(s) and len(protocol.fast_blocks(s, tolerance)) >= count for s in sides)
+def too_few_fast(
+    sides: tuple[list[float], ...], names: tuple[str, ...], tolerance: float, count: int
+) -> str:
+    """Why the blocks are too few to judge: the first side without ``count`` blocks within
+    ``tolerance`` of its fastest ('' when every side has them). A round stops once it has them;
+    one that ran out of time without them is disturbed, as a step point with too few
+    fast-state blocks is: its median would rest on a block or two, and a clean round of three
+    or fewer samples does not settle its point (`benchmarks.flags.Pool.settled`)."""
+    for name, blocks in zip(names, sides, strict=True):
+        fast = len(protocol.fast_blocks(blocks, tolerance)) if blocks else 0
+        if fast < count:
+            return f"only {fast} of {len(blocks)} blocks of {name}'s side ran in its fast state"
+    return ""
 
 
 def fast_medians(

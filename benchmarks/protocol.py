@@ -41,10 +41,11 @@ process this module:
    earlier round was slow, and this round measures on until it holds more than three times the
    earlier round's samples (`outweigh`: asv's pooled median and quartiles are then this
    round's), or the point is flagged if `outweigh_seconds` runs out first. A value made of
-   step times (a paired ratio's two sides) is compared part by part too, within
-   `part_tolerance` (`parts_disagreement`): a slower side makes the round the slow one, and
-   a round that outweighs pools only its measurements whose parts agree with its own
-   (`agreeing`);
+   step times (a paired ratio's two sides) is compared part by part instead, within
+   `part_tolerance` (`parts_disagreement`): a slower side makes the round the slow one (which
+   way the ratio moved does not say), a round that outweighs pools only its measurements whose
+   parts agree with its own (`agreeing`), and too few fast-state blocks on a side disturb the
+   round, as they do a step point's;
 8. settles what the round gives asv's pool (`pool_round`): one clean round is enough for a
    point, so a disturbed round beside clean ones gives one sample and is set aside, and a clean
    round after a disturbed one outweighs it the same way; a point is disturbed only when the
@@ -355,12 +356,15 @@ def measure(
     protocol: Protocol = PROTOCOL,
     keep_fast: bool = True,
     parts: Callable[[], dict[str, float]] | None = None,
+    short: Callable[[], str] | None = None,
 ) -> list[float]:
     """Samples of ``measure_once`` taken on an undisturbed machine where possible (see the
     module docstring), with the outcome recorded by `flags.record`. ``threads``: the CPU threads
     the point keeps busy (`benchmarks.points.busy_threads`). ``parts``, read after each
     ``measure_once``: the step times its value is made of (a paired ratio's two sides), each
-    compared with the point's earlier round (`parts_disagreement`)."""
+    compared with the point's earlier round (`parts_disagreement`). ``short``, read likewise:
+    why that measurement's fast-state blocks are too few to judge ('' when they are not), for
+    values that choose their blocks themselves (``keep_fast`` false)."""
     cpus = usable_cpus()
     cores = point_cores()
     # A machine that stayed slow for the last few points is busy, not passing through a slow
@@ -393,14 +397,18 @@ def measure(
         share = own_share(clock_before, clock_after)
         why = judge(others, threads, cpus, slow, protocol, share)
         samples = kept_samples(raw, keep_fast, protocol)
+        state = short() if short is not None else ""
         if keep_fast and raw and len(samples) < protocol.min_blocks:
             state = f"only {len(samples)} of {len(raw)} blocks ran in the fast state"
+        if state:
             why = f"{why}; {state}" if why else state
         earlier_slow, outweighed = False, None
-        if not why and samples and pool.median is not None:
-            why, earlier_slow = round_disagreement(float(np.median(samples)), pool.median, protocol)
+        # A value made of step times is judged by them: which way a ratio moved does not say
+        # which round ran slow (`ran_faster`).
         if not why and made_of and pool.parts:
             why, earlier_slow = parts_disagreement(made_of, pool.parts, protocol)
+        elif not why and samples and pool.median is not None:
+            why, earlier_slow = round_disagreement(float(np.median(samples)), pool.median, protocol)
         if earlier_slow:
             more = outweighing.timed(agreeing(measure_once, parts, made_of, protocol))
             raw = outweigh(raw, more, 3 * pool.size + 1, keep_fast, protocol)
@@ -477,7 +485,7 @@ def pool_round(
     median = float(np.median(samples)) if samples else math.inf
     earlier = pool.fastest if pool.fastest is not None else math.inf
     if kept.disturbed:
-        faster = pool.median is not None and median * (1 + protocol.round_tolerance) < pool.median
+        faster = ran_faster(median, kept.parts, pool, protocol)
         fastest = min(median, earlier) if samples else pool.fastest
         if pool.settled and samples and not (kept.earlier_slow or faster):
             return [median], SET_ASIDE, replace(pool, size=pool.size + 1, fastest=fastest)
@@ -504,6 +512,23 @@ def pool_round(
         )
     clean = pool.clean + len(samples)
     return samples, "", flags.Pool(median, clean, size, False, fastest, kept.parts)
+
+
+def ran_faster(
+    median: float, parts: dict[str, float] | None, pool: flags.Pool, protocol: Protocol
+) -> bool:
+    """Whether a round ran more than `round_tolerance` faster than the clean round that holds
+    its point, which shows that one ran slow: its median, or, for a value made of step times
+    (``parts``, a paired ratio's two sides), any of them. A lower ratio alone says nothing of
+    which round ran slow: a slow state that slows numpy's side more lowers it, and such a
+    round beside a clean one is set aside like any other."""
+    if parts and pool.parts:
+        return any(
+            value * (1 + protocol.round_tolerance) < pool.parts[name]
+            for name, value in parts.items()
+            if pool.parts.get(name)
+        )
+    return pool.median is not None and median * (1 + protocol.round_tolerance) < pool.median
 
 
 def round_disagreement(
