@@ -4,9 +4,9 @@
 divided by numpy's at the same problem and threads, measured in alternating blocks (X numpy numpy
 X X numpy ...: the order flips each pair, so a slow drift weighs on both sides alike), after
 `WARMUP_PAIRS` pairs that are not kept, until each side has `MIN_FAST_BLOCKS` blocks in its fast
-state; each block's first calls (`UNTIMED_SHARE`) are not timed. The samples are the implementation's fast-state blocks over the median of numpy's
-(`relative_samples`); asv reports their median and interval, pooled over `grids.ROUNDS`
-processes. Lower is better, as for every asv value, so ``asv compare`` and history read it the
+state; each block's first calls (`UNTIMED_SHARE`) are not timed. The samples are the
+implementation's fast-state blocks over the median of numpy's (`relative_samples`); asv reports
+their median and interval, pooled over `grids.ROUNDS` processes. Lower is better, as for every asv value, so ``asv compare`` and history read it the
 right way round; the report's paired speedup over numpy is its inverse.
 
 Both sides are measured in the same second on the same cores, so a change of the machine's

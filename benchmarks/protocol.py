@@ -377,7 +377,7 @@ def measure(
     attempts: list[Attempt] = []
     began = time.perf_counter()
     waited = 0.0  # seconds spent waiting for the fast state, for the run's summary
-    outweighing = Stopwatch()  # seconds spent measuring on to outweigh a round, the same
+    outweighing = Stopwatch()  # seconds spent measuring on to outweigh an earlier round
     for _ in range(tries):
         started = time.perf_counter()
         before = wait_for_fast(cores, protocol, wait if patient else 0.0)
@@ -607,8 +607,8 @@ def agreeing(
     `outweigh` pools further measurements with a round judged by its first; a paired ratio's
     samples are each measurement's own fast-state blocks, so one taken in a mild slow state
     would enter the pool unseen. Measured on the 2-vCPU VM: torch-cpu's paired ratio at batch 4
-    read 1.27 in the first measurement of a round that outweighed a slow one (1.38), and 1.43
-    once outweighed, where calm runs read 1.25-1.26."""
+    read 1.27 in the first measurement of a round that outweighed a slow one (1.38), and the
+    run stored 1.42 once it had, where the calm pair before read 1.25 and 1.26."""
     if parts is None or not made_of:
         return measure_once
 
