@@ -6,8 +6,9 @@ X X numpy ...: the order flips each pair, so a slow drift weighs on both sides a
 `WARMUP_PAIRS` pairs that are not kept, until each side has `MIN_FAST_BLOCKS` blocks in its fast
 state; each block's first calls (`UNTIMED_SHARE`) are not timed. The samples are the
 implementation's fast-state blocks over the median of numpy's (`relative_samples`); asv reports
-their median and interval, pooled over `grids.ROUNDS` processes. Lower is better, as for every asv value, so ``asv compare`` and history read it the
-right way round; the report's paired speedup over numpy is its inverse.
+their median and interval, pooled over `grids.ROUNDS` processes. Lower is better, as for every
+asv value, so ``asv compare`` and history read it the right way round; the report's paired
+speedup over numpy is its inverse.
 
 Both sides are measured in the same second on the same cores, so a change of the machine's
 state between processes or minutes, which moves absolute times, weighs on both (the load checks
