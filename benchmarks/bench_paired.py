@@ -90,9 +90,8 @@ class Paired(StepBenchmark):
                 call()
             return (time.perf_counter() - start) / number
 
-        latest: dict[str, float] = {}  # each side's fast-state step time in the last measurement
-        short = {"why": ""}  # why the last measurement's fast blocks are too few, if they are
         names = (self.point.impl, grids.BASELINE)
+        last: dict[str, tuple[list[float], list[float]]] = {}  # the last measurement's blocks
 
         def measure_once() -> list[float]:
             config = protocol.PROTOCOL
@@ -112,8 +111,7 @@ class Paired(StepBenchmark):
                     for side, s in zip(order, seconds, strict=True):
                         sides[side].append(s)
                 pairs += 1
-            latest.update(zip(names, fast_medians(*sides, PAIRED_FAST_MODE), strict=True))
-            short["why"] = too_few_fast(sides, names, PAIRED_FAST_MODE, MIN_FAST_BLOCKS)
+            last["sides"] = sides
             return relative_samples(*sides, PAIRED_FAST_MODE)
 
         samples = protocol.measure(
@@ -122,8 +120,10 @@ class Paired(StepBenchmark):
             "bench_paired.Paired.track_relative_time",
             label,
             keep_fast=False,  # relative_samples keeps the fast-state blocks of each side
-            parts=lambda: dict(latest),
-            short=lambda: short["why"],
+            parts=lambda: dict(
+                zip(names, fast_medians(*last["sides"], PAIRED_FAST_MODE), strict=True)
+            ),
+            short=lambda: too_few_fast(last["sides"], names, PAIRED_FAST_MODE, MIN_FAST_BLOCKS),
         )
         return protocol.timing_result(samples, 1)
 
