@@ -434,6 +434,7 @@ def measure(
         attempts=len(attempts),
         others_cpu=kept.others,
         reference_ratio=kept.slow,
+        median=float(np.median(kept.samples)) if kept.samples else None,
         why=kept.why,
         outweighed_earlier_round=kept.outweighed,
         waited_seconds=round(waited, 3),

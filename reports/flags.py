@@ -5,7 +5,11 @@ workload's speed) and writes what it saw beside asv's file, since asv's own form
 for it: ``<results>/<machine>/ffbench-flags/<commit>-<env>.jsonl``, one JSON object per line::
 
     {"run": "<sortable id, ISO time>", "benchmark": "<asv full name>", "point": "<label>",
-     "disturbed": true, "attempts": 2, "others_cpu": 0.4, "reference_ratio": 1.3, "why": "..."}
+     "disturbed": true, "attempts": 2, "others_cpu": 0.4, "reference_ratio": 1.3, "why": "...",
+     "median": 0.00031, "seconds": 0.52, "waited_seconds": 0.1, "outweigh_seconds": 0.0}
+
+(``median``: the round's own value, before asv pools the rounds; the times: the measurement's,
+its wait for the machine's fast state, and its measuring on to outweigh a slow round.)
 
 A point may be timed by several runs into the same results file (asv overwrites the value), so
 only the newest ``run`` with lines for a (benchmark, point) speaks for it, and of its lines (one

@@ -330,11 +330,12 @@ def test_a_runs_outcome_sums_its_own_lines():
     )
 
 
-def test_a_measurement_records_its_time_and_the_time_it_measured_on_to_outweigh(
+def test_a_measurement_records_its_median_its_time_and_the_time_it_measured_on_to_outweigh(
     monkeypatch, steady_machine
 ):
     """The second round shows the first slow and measures on (each measurement taking 0.01 s)
-    until it outweighs it: its line holds that time apart from the whole."""
+    until it outweighs it: its line holds that time apart from the whole, and each line the
+    round's own median (what a replay of the run's rounds needs)."""
     config = protocol.Protocol(pause_seconds=0.0, min_blocks=1)
 
     def measurement(samples):
@@ -352,6 +353,7 @@ def test_a_measurement_records_its_time_and_the_time_it_measured_on_to_outweigh(
     assert first["outweigh_seconds"] == 0
     assert 0.03 <= second["outweigh_seconds"] < second["seconds"]  # three more measurements
     assert second["outweighed_earlier_round"] == 2.0
+    assert (first["median"], second["median"]) == (2.0, 1.0)
 
 
 def test_paired_blocks_alternate_their_order_after_warm_up_pairs(monkeypatch, steady_machine):
