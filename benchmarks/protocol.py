@@ -31,11 +31,9 @@ process this module:
    if none is, it keeps the fastest and the point is **disturbed**. After `patience_points`
    points in a row found the machine slow on every attempt, points do not wait until one is
    not: a busy machine is reported, not waited on for minutes. A round whose point is already
-   held by clean rounds (`flags.Pool.settled`) neither waits nor measures again: disturbed,
-   it is set aside (step 8), so both could only add a second clean round to the pool, and in
-   a noisy hour here they were half of a run's waiting and re-measuring (later rounds beside
-   a clean one: 5-36 s of waits and 7-57 extra attempts a run, against 14-33 s and 3-31 in
-   all first rounds);
+   held by clean rounds (`flags.Pool.settled`) waits for the fast state as every round does,
+   but is not measured again: disturbed, it is set aside (step 8); clean, it confirms the
+   point's earlier round (`round_disagreement`) and joins its pool;
 7. compares the point's median with its earlier round in this run (`round_disagreement`): more
    than `round_tolerance` slower is disturbed (measured again); more than that faster means the
    earlier round was slow, and this round measures on until it holds more than three times the
@@ -372,15 +370,16 @@ def measure(
     patient = flags.slow_streak() < protocol.patience_points
     pool = flags.earlier_rounds(benchmark, label)
     # Beside clean rounds that hold the point, a disturbed round is set aside (`pool_round`):
-    # a wait for the fast state or another attempt could only add a second clean round.
-    tries, wait = (1, 0.0) if pool.settled else (protocol.max_attempts, protocol.wait_seconds)
+    # another attempt could only add a second clean round, but a wait for the fast state is
+    # what gives the point one to confirm it.
+    tries = 1 if pool.settled else protocol.max_attempts
     attempts: list[Attempt] = []
     began = time.perf_counter()
     waited = 0.0  # seconds spent waiting for the fast state, for the run's summary
     outweighing = Stopwatch()  # seconds spent measuring on to outweigh an earlier round
     for _ in range(tries):
         started = time.perf_counter()
-        before = wait_for_fast(cores, protocol, wait if patient else 0.0)
+        before = wait_for_fast(cores, protocol, protocol.wait_seconds if patient else 0.0)
         waited += time.perf_counter() - started
         clock_before = CpuClock.now()
         raw = measure_once()

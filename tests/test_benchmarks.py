@@ -693,10 +693,12 @@ def test_a_round_beside_clean_rounds_that_hold_the_point_is_not_measured_again(
     assert row["attempts"] == attempts
 
 
-@pytest.mark.parametrize(("pool", "waits"), [(HELD, False), (NOT_HELD, True)])
-def test_a_round_beside_clean_rounds_that_hold_the_point_does_not_wait_for_the_fast_state(
-    monkeypatch, steady_machine, pool, waits
+@pytest.mark.parametrize("pool", [HELD, NOT_HELD])
+def test_every_round_waits_for_the_fast_state_even_beside_clean_rounds_that_hold_the_point(
+    monkeypatch, steady_machine, pool
 ):
+    """A later round beside a clean one is measured once, but in the fast state if one comes:
+    a second clean round is what confirms the point."""
     monkeypatch.setattr(protocol, "slowness", lambda r: 2.0)  # the machine stays slow
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
     monkeypatch.setenv(flags.RUN, "two rounds")
@@ -705,7 +707,7 @@ def test_a_round_beside_clean_rounds_that_hold_the_point_does_not_wait_for_the_f
     protocol.measure(lambda: [1.0] * 3, 1, "b.C.track_time", "x/1t", config)
     (row,) = flag_rows(steady_machine)
     assert row["disturbed"] is True
-    assert (row["waited_seconds"] >= 0.2) is waits
+    assert row["waited_seconds"] >= 0.2
 
 
 def test_a_round_is_set_aside_only_beside_clean_rounds_that_outnumber_it(
