@@ -16,7 +16,9 @@ of `benchmarks.protocol` still flag a process that ran in the slow state: it doe
 every implementation by the same factor). Nor do the machine's milder slow states, so each
 side's own fast-state step time (`fast_medians`) is compared with the point's earlier round
 (`benchmarks.protocol.parts_disagreement`): a round in which either side ran slow is set aside,
-or outweighs the earlier round that did, as a slow round of a step time is. Both trainers are
+or outweighs the earlier round that did, as a slow round of a step time is. A round whose
+sides' first kept blocks are each in their side's fast mode began in the fast state
+(`benchmarks.protocol.began_fast`): a slow state after it does not disturb it. Both trainers are
 checked for finite state after the last pair. The grids take paired ratios on one thread only
 (`benchmarks.grids`: on all cores the two libraries' thread pools stall each other).
 """
@@ -124,6 +126,9 @@ class Paired(StepBenchmark):
                 zip(names, fast_medians(*last["sides"], PAIRED_FAST_MODE), strict=True)
             ),
             short=lambda: too_few_fast(last["sides"], names, PAIRED_FAST_MODE, MIN_FAST_BLOCKS),
+            fast_start=lambda: all(
+                protocol.began_fast(s, protocol.PROTOCOL) for s in last["sides"]
+            ),
         )
         return protocol.timing_result(samples, 1)
 

@@ -19,18 +19,24 @@ process this module:
      best on that core by more than `slow_state`, the point may have run in the machine's slow
      state (measured here: a core slows to ~1.4-2.5x for a second or more, and everything on
      it moves with it). Before the point the harness waits, polling the reference, for up to
-     `wait_seconds` until no core is slow; after it, a slow reading is read again after
-     `settle_seconds` (the point's own worker threads may still spin on its cores), and if it
-     holds the attempt is disturbed;
+     `wait_seconds` until no core is slow; after it, a slow reading is the attempt disturbed
+     (on several threads, once read again after `settle_seconds`: the point's own worker
+     threads may still spin on its cores). A point whose first block, measured right after a
+     fast reading, is in its fast mode needs no reading after (`began_fast`): its fast blocks
+     are the fast state's whatever came later;
 5. keeps the blocks of the machine's fast state: those within `fast_mode` of the fastest block
    (a step's arithmetic is deterministic, so its blocks are one mode unless the machine
    changed under them); blocks are timed until `min_blocks` of them are there (for at most
-   `max_measure_seconds`), and fewer disturbs the attempt;
+   `max_measure_seconds`), and fewer disturbs the attempt. A second suits a VM whose fast
+   state comes in windows of 50 ms or more and holds 10-20% of the blocks (one 2-vCPU host, in
+   back-to-back main jobs: 59 of 212 step measurements short of fast blocks with 0.3 s, 20
+   with 1 s);
 6. re-measures a disturbed attempt, after `pause_seconds`, for up to `max_attempts` attempts in
    all (not after a wait for the fast state that ran out), and keeps the first undisturbed one;
    if none is, it keeps the fastest and the point is **disturbed**. After `patience_points`
-   points in a row found the machine slow on every attempt, points do not wait until one is
-   not: a busy machine is reported, not waited on for minutes. A round whose point is already
+   points in a row found the machine slow before every attempt, however long they waited,
+   points do not wait until one is not: a busy machine is reported, not waited on for
+   minutes. A round whose point is already
    held by clean rounds (`flags.Pool.settled`) waits for the fast state as every round does,
    but is not measured again: disturbed, it is set aside (step 8); clean, it confirms the
    point's earlier round (`round_disagreement`) and joins its pool;
@@ -85,7 +91,7 @@ class Protocol:
     max_attempts: int = 3
     pause_seconds: float = 0.1
     wait_seconds: float = 2.0
-    poll_seconds: float = 0.1
+    poll_seconds: float = 0.02
     settle_seconds: float = 0.25
     patience_points: int = 3
     round_tolerance: float = 0.10
@@ -95,7 +101,7 @@ class Protocol:
     oversubscription: float = 0.25
     min_own_share: float = 0.9
     fast_mode: float = 0.10
-    max_measure_seconds: float = 0.3
+    max_measure_seconds: float = 1.0
     gpu_warmup_seconds: float = 0.25
 
 
@@ -346,6 +352,17 @@ def fast_blocks(samples: list[float], tolerance: float) -> list[float]:
     return [s for s in samples if s <= fastest * (1 + tolerance)]
 
 
+def began_fast(raw: list[float], protocol: Protocol) -> bool:
+    """Whether the first of ``raw``'s blocks is in their fast mode (`fast_blocks`).
+
+    Measured right after a reading that found its core(s) fast, the first block ran in the
+    fast state; in the fast mode with it, the fastest blocks are the fast state's and not a
+    slow state's best. On a VM whose slow state comes and goes within a tenth of a second
+    (measured on one 2-vCPU host: per-core states of 50 ms to a few seconds, the slow one 1.35x
+    and most of the time), a reading after the point finds it slow whatever the blocks did."""
+    return bool(raw) and raw[0] <= min(raw) * (1 + protocol.fast_mode)
+
+
 def measure(
     measure_once: Callable[[], list[float]],
     threads: int,
@@ -355,6 +372,7 @@ def measure(
     keep_fast: bool = True,
     parts: Callable[[], dict[str, float]] | None = None,
     short: Callable[[], str] | None = None,
+    fast_start: Callable[[], bool] | None = None,
 ) -> list[float]:
     """Samples of ``measure_once`` taken on an undisturbed machine where possible (see the
     module docstring), with the outcome recorded by `flags.record`. ``threads``: the CPU threads
@@ -362,7 +380,9 @@ def measure(
     ``measure_once``: the step times its value is made of (a paired ratio's two sides), each
     compared with the point's earlier round (`parts_disagreement`). ``short``, read likewise:
     why that measurement's fast-state blocks are too few to judge ('' when they are not), for
-    values that choose their blocks themselves (``keep_fast`` false)."""
+    values that choose their blocks themselves (``keep_fast`` false); ``fast_start``, read likewise,
+    says for those whether its blocks began in the fast state, as `began_fast` does for the
+    others."""
     cpus = usable_cpus()
     cores = point_cores()
     # A machine that stayed slow for the last few points is busy, not passing through a slow
@@ -376,19 +396,29 @@ def measure(
     attempts: list[Attempt] = []
     began = time.perf_counter()
     waited = 0.0  # seconds spent waiting for the fast state, for the run's summary
+    slow_before = []  # whether each attempt's wait for the fast state ran out
     outweighing = Stopwatch()  # seconds spent measuring on to outweigh an earlier round
     for _ in range(tries):
         started = time.perf_counter()
         before = wait_for_fast(cores, protocol, protocol.wait_seconds if patient else 0.0)
         waited += time.perf_counter() - started
+        slow_before.append(before > protocol.slow_state)
         clock_before = CpuClock.now()
         raw = measure_once()
         clock_after = CpuClock.now()
         made_of = parts() if parts is not None else None
-        after = slowness(reference_by_core(cores))
-        if after > protocol.slow_state:
+        started_fast = fast_start() if fast_start else keep_fast and began_fast(raw, protocol)
+        if before <= protocol.slow_state and started_fast:
+            # Its first block ran right after a fast reading and is in the fast mode: the blocks
+            # kept are the fast state's, and a slow state that came later slowed only blocks
+            # set aside. No reading after is needed to tell.
+            after = before
+        else:
+            after = slowness(reference_by_core(cores))
+        if after > protocol.slow_state and threads > 1:
             # An all-core point's worker threads spin on its cores for a while after its last
-            # call (OpenMP's and OpenBLAS's wait policies): read again once they sleep.
+            # call (OpenMP's and OpenBLAS's wait policies): read again once they sleep. A
+            # one-thread point has none: a second look would judge a later moment, not it.
             time.sleep(protocol.settle_seconds)
             after = slowness(reference_by_core(cores))
         slow = max(before, after)
@@ -422,7 +452,9 @@ def measure(
     kept = next((a for a in attempts if not a.disturbed), None)
     if kept is None:
         kept = min(attempts, key=lambda a: float(np.median(a.samples)) if a.samples else math.inf)
-    flags.note_slow(kept.disturbed and kept.slow > protocol.slow_state)
+    # Busy is a machine that no wait found fast: one found fast before every attempt and slow
+    # after it flips between its states, and waiting for the fast one pays there.
+    flags.note_slow(all(slow_before))
     more = outweighing.timed(agreeing(measure_once, parts, kept.parts, protocol))
     samples, pooled, after_round = pool_round(kept, pool, more, keep_fast, protocol)
     flags.note_rounds(benchmark, label, after_round)
@@ -644,7 +676,9 @@ def wait_for_fast(cores: list[int | None], protocol: Protocol, seconds: float) -
     at most ``seconds``; the last reading's `slowness`. The VM's slow moments last a second or
     more and come in clusters with fast windows between them (measured here: runs of points
     1.5-2.5x slow for ~20 s, with single points at 1.05-1.1x among them): a point started in
-    such a window is measured clean."""
+    such a window is measured clean. On another host of the same VM type the fast windows were
+    as short as 50 ms, one core at a time: `poll_seconds` is short enough not to miss them (a
+    reading takes ~4 ms a core)."""
     deadline = time.perf_counter() + seconds
     while True:
         slow = slowness(reference_by_core(cores))

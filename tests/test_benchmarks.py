@@ -579,10 +579,10 @@ def test_a_machine_slow_for_several_points_is_not_waited_on(monkeypatch, steady_
         before = len(readings)
         protocol.measure(lambda: [1.0] * 9, 1, "b.C.track_time", f"x{i}/1t", config)
         per_point.append(len(readings) - before)
-    # Patient points polled before measuring; then one reading before, one after and its
-    # second look once the point's threads sleep.
-    assert all(n > 3 for n in per_point[: config.patience_points])
-    assert per_point[config.patience_points :] == [3, 3]
+    # Patient points polled before measuring; then one reading before and one after (a
+    # one-thread point has no threads to wait on for a second look).
+    assert all(n > 2 for n in per_point[: config.patience_points])
+    assert per_point[config.patience_points :] == [2, 2]
     rows = flag_rows(steady_machine)
     assert all(row["disturbed"] and row["attempts"] == 1 for row in rows)
 
@@ -1260,3 +1260,88 @@ def test_an_attempt_mostly_in_the_slow_state_is_disturbed(monkeypatch, steady_ma
     assert kept == [1.0, 1.01, 1.02]  # the second attempt: three of four blocks fast
     (row,) = flag_rows(steady_machine)
     assert row["attempts"] == 2
+
+
+def test_a_point_that_began_fast_after_a_fast_reading_is_not_judged_by_the_reading_after(
+    monkeypatch, steady_machine
+):
+    """A slow state that comes later slows only blocks the fast mode sets aside."""
+    readings = iter([1.0, 3.0, 3.0])  # fast before; slow after (were it read), and after settle
+    monkeypatch.setattr(protocol, "slowness", lambda r: next(readings))
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
+    config = protocol.Protocol(pause_seconds=0.0, settle_seconds=0.0, min_blocks=2)
+    kept = protocol.measure(lambda: [1.0, 1.05, 1.4, 1.4], 1, "b.C.track_time", "x/1t", config)
+    assert kept == [1.0, 1.05]
+    (row,) = flag_rows(steady_machine)
+    assert (row["attempts"], row["disturbed"], row["reference_ratio"]) == (1, False, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("blocks", "keep_fast", "began_fast"),
+    [
+        ([1.4, 1.0, 1.05], True, False),  # a slow first block: the fastest may be a slow best
+        ([1.0, 1.05, 1.1], False, True),  # a value that chooses its blocks itself
+    ],
+)
+def test_a_point_that_did_not_begin_fast_is_judged_by_the_reading_after(
+    monkeypatch, steady_machine, blocks, keep_fast, began_fast
+):
+    readings = iter([1.0, 3.0, 3.0, 1.0, 1.0, 1.0])  # slow after the first attempt only
+    monkeypatch.setattr(protocol, "slowness", lambda r: next(readings))
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
+    config = protocol.Protocol(pause_seconds=0.0, settle_seconds=0.0, min_blocks=2)
+    assert protocol.began_fast(blocks, config) is began_fast
+    protocol.measure(lambda: blocks, 1, "b.C.track_time", "x/1t", config, keep_fast=keep_fast)
+    (row,) = flag_rows(steady_machine)
+    assert row["attempts"] == 2  # the slow reading after disturbed the first attempt
+
+
+def test_a_machine_fast_before_each_point_and_slow_after_keeps_its_patience(
+    monkeypatch, steady_machine
+):
+    """A machine that flips between its states is not busy: its points go on waiting."""
+    readings = iter([1.0, 2.0, 2.0] * 9)  # fast before each attempt, slow after and after settle
+    monkeypatch.setattr(protocol, "slowness", lambda r: next(readings))
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
+    monkeypatch.setenv(flags.RUN, "flipping")
+    config = protocol.Protocol(pause_seconds=0.0, settle_seconds=0.0, max_attempts=1)
+    for i in range(config.patience_points + 1):
+        protocol.measure(lambda: [1.0] * 9, 1, "b.C.track_time", f"x{i}/1t", config, False)
+    assert all(row["disturbed"] for row in flag_rows(steady_machine))
+    assert flags.slow_streak() == 0
+
+
+@pytest.mark.parametrize(("slowed_call", "disturbed"), [(None, False), (5, True)])
+def test_a_paired_round_that_began_fast_is_not_judged_by_the_reading_after(
+    monkeypatch, steady_machine, slowed_call, disturbed
+):
+    """Fast before, slow after: clean if each side's first kept block is in its fast mode
+    (calls 1-4 are the warm-up pairs; call 5 is torch-cpu's first kept block)."""
+    clock = {"now": 0.0, "calls": 0}
+
+    class Fake:
+        def __init__(self, cost):
+            self.cost = cost
+
+        def step(self):
+            clock["calls"] += 1
+            clock["now"] += self.cost * (2 if clock["calls"] == slowed_call else 1)
+
+        def sync(self):
+            pass
+
+    bench = bench_paired.Paired()
+    bench.point = Point.parse("torch-cpu/64x1000x100x10/float32/squared-relu/1t")
+    bench.trainer, bench.baseline = Fake(3.0), Fake(1.0)
+    readings = iter([1.0, 2.0, 2.0] + [1.0] * 9)  # slow after the first attempt only
+    monkeypatch.setattr(protocol, "slowness", lambda r: next(readings))
+    monkeypatch.setattr(bench_paired.time, "perf_counter", lambda: clock["now"])
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
+    monkeypatch.setattr(protocol, "calibrate", lambda call, seconds: 1)
+    monkeypatch.setattr(bench_paired, "MIN_PAIRS", 4)
+    monkeypatch.setattr(bench_paired, "MIN_FAST_BLOCKS", 3)
+    config = protocol.Protocol(measure_seconds=0, pause_seconds=0.0, settle_seconds=0.0)
+    monkeypatch.setattr(protocol, "PROTOCOL", config)
+    bench.track_relative_time({}, "x")
+    (row,) = flag_rows(steady_machine)
+    assert row["attempts"] == (2 if disturbed else 1)
