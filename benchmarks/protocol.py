@@ -36,10 +36,10 @@ process this module:
    if none is, it keeps the fastest and the point is **disturbed**. After `patience_points`
    points in a row found the machine slow before every attempt, however long they waited,
    points do not wait until one is not: a busy machine is reported, not waited on for
-   minutes. A round whose point is already
-   held by clean rounds (`flags.Pool.settled`) waits for the fast state as every round does,
-   but is not measured again: disturbed, it is set aside (step 8); clean, it confirms the
-   point's earlier round (`round_disagreement`) and joins its pool;
+   minutes. A round whose point is already held by clean rounds (`flags.Pool.settled`) waits
+   for the fast state as every round does, but is not measured again: disturbed, it is set
+   aside (step 8); clean, it confirms the point's earlier round (`round_disagreement`) and
+   joins its pool;
 7. compares the point's median with its earlier round in this run (`round_disagreement`): more
    than `round_tolerance` slower is disturbed (measured again); more than that faster means the
    earlier round was slow, and this round measures on until it holds more than three times the

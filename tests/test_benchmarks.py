@@ -894,8 +894,10 @@ def test_a_point_without_parts_is_judged_by_its_median_alone(monkeypatch, steady
     assert [r["disturbed"] for r in flag_rows(steady_machine)] == [False, False]
 
 
-def test_paired_rounds_hand_each_sides_fast_step_time_to_the_protocol(monkeypatch, steady_machine):
-    """torch-cpu's calls cost 3 ticks and numpy's 1, but for one slowed block of each."""
+def ticking_paired_bench(monkeypatch, slowed: dict[int, float]) -> bench_paired.Paired:
+    """A torch-cpu paired bench on a tick clock: torch-cpu's calls cost 3 ticks and numpy's 1,
+    call N (counted from 1 over both sides) ``slowed[N]`` times that; one call a block, four
+    pairs kept after the warm-up pairs."""
     clock = {"now": 0.0, "calls": 0}
 
     class Fake:
@@ -904,7 +906,7 @@ def test_paired_rounds_hand_each_sides_fast_step_time_to_the_protocol(monkeypatc
 
         def step(self):
             clock["calls"] += 1
-            clock["now"] += self.cost * (5 if clock["calls"] in (9, 11) else 1)
+            clock["now"] += self.cost * slowed.get(clock["calls"], 1)
 
         def sync(self):
             pass
@@ -916,6 +918,12 @@ def test_paired_rounds_hand_each_sides_fast_step_time_to_the_protocol(monkeypatc
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
     monkeypatch.setattr(protocol, "calibrate", lambda call, seconds: 1)
     monkeypatch.setattr(bench_paired, "MIN_PAIRS", 4)
+    return bench
+
+
+def test_paired_rounds_hand_each_sides_fast_step_time_to_the_protocol(monkeypatch, steady_machine):
+    """torch-cpu's calls cost 3 ticks and numpy's 1, but for one slowed block of each."""
+    bench = ticking_paired_bench(monkeypatch, {9: 5, 11: 5})
     monkeypatch.setattr(protocol, "PROTOCOL", protocol.Protocol(measure_seconds=0))
     assert bench.track_relative_time({}, "x")["samples"] == [3.0] * 3
     (row,) = flag_rows(steady_machine)
@@ -1300,7 +1308,7 @@ def test_a_machine_fast_before_each_point_and_slow_after_keeps_its_patience(
     monkeypatch, steady_machine
 ):
     """A machine that flips between its states is not busy: its points go on waiting."""
-    readings = iter([1.0, 2.0, 2.0] * 9)  # fast before each attempt, slow after and after settle
+    readings = iter([1.0, 2.0] * 9)  # fast before each attempt, slow after it
     monkeypatch.setattr(protocol, "slowness", lambda r: next(readings))
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
     monkeypatch.setenv(flags.RUN, "flipping")
@@ -1317,28 +1325,9 @@ def test_a_paired_round_that_began_fast_is_not_judged_by_the_reading_after(
 ):
     """Fast before, slow after: clean if each side's first kept block is in its fast mode
     (calls 1-4 are the warm-up pairs; call 5 is torch-cpu's first kept block)."""
-    clock = {"now": 0.0, "calls": 0}
-
-    class Fake:
-        def __init__(self, cost):
-            self.cost = cost
-
-        def step(self):
-            clock["calls"] += 1
-            clock["now"] += self.cost * (2 if clock["calls"] == slowed_call else 1)
-
-        def sync(self):
-            pass
-
-    bench = bench_paired.Paired()
-    bench.point = Point.parse("torch-cpu/64x1000x100x10/float32/squared-relu/1t")
-    bench.trainer, bench.baseline = Fake(3.0), Fake(1.0)
-    readings = iter([1.0, 2.0, 2.0] + [1.0] * 9)  # slow after the first attempt only
+    bench = ticking_paired_bench(monkeypatch, {slowed_call: 2} if slowed_call else {})
+    readings = iter([1.0, 2.0] + [1.0] * 9)  # slow after the first attempt only
     monkeypatch.setattr(protocol, "slowness", lambda r: next(readings))
-    monkeypatch.setattr(bench_paired.time, "perf_counter", lambda: clock["now"])
-    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
-    monkeypatch.setattr(protocol, "calibrate", lambda call, seconds: 1)
-    monkeypatch.setattr(bench_paired, "MIN_PAIRS", 4)
     monkeypatch.setattr(bench_paired, "MIN_FAST_BLOCKS", 3)
     config = protocol.Protocol(measure_seconds=0, pause_seconds=0.0, settle_seconds=0.0)
     monkeypatch.setattr(protocol, "PROTOCOL", config)
