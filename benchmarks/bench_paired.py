@@ -112,6 +112,8 @@ class Paired(StepBenchmark):
                 if pairs >= WARMUP_PAIRS:
                     for side, s in zip(order, seconds, strict=True):
                         sides[side].append(s)
+                if pairs == WARMUP_PAIRS:
+                    protocol.first_block_timed()
                 pairs += 1
             last["sides"] = sides
             return relative_samples(*sides, PAIRED_FAST_MODE)

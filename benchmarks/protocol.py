@@ -21,9 +21,10 @@ process this module:
      it moves with it). Before the point the harness waits, polling the reference, for up to
      `wait_seconds` until no core is slow; after it, a slow reading is the attempt disturbed
      (on several threads, once read again after `settle_seconds`: the point's own worker
-     threads may still spin on its cores). A point whose first block, measured right after a
-     fast reading, is in its fast mode needs no reading after (`began_fast`): its fast blocks
-     are the fast state's whatever came later;
+     threads may still spin on its cores). A point whose first block is in its fast mode
+     (`began_fast`) and ran between two readings clearly in the fast state (one before the
+     point, one right after that block: `began_in_fast_state`) needs no reading after: its
+     fast blocks are the fast state's whatever came later;
 5. keeps the blocks of the machine's fast state: those within `fast_mode` of the fastest block
    (a step's arithmetic is deterministic, so its blocks are one mode unless the machine
    changed under them); blocks are timed until `min_blocks` of them are there (for at most
@@ -98,6 +99,7 @@ class Protocol:
     part_tolerance: float = 0.05
     outweigh_seconds: float = 1.0
     slow_state: float = 1.25
+    fast_reading: float = 1.12
     oversubscription: float = 0.25
     min_own_share: float = 0.9
     fast_mode: float = 0.10
@@ -288,6 +290,9 @@ def blocked_times(call: Callable[[], None], number: int, protocol: Protocol) -> 
             call()
         end = time.perf_counter()
         samples.append((end - start) / number)
+        if len(samples) == 1:
+            first_block_timed()
+            end = time.perf_counter()
         if end - began >= protocol.max_measure_seconds:
             break
         if len(samples) < protocol.min_blocks or end - began < protocol.measure_seconds:
@@ -363,6 +368,43 @@ def began_fast(raw: list[float], protocol: Protocol) -> bool:
     return bool(raw) and raw[0] <= min(raw) * (1 + protocol.fast_mode)
 
 
+@dataclass
+class FirstBlock:
+    """The reference on a measurement's cores, read once right after its first kept block
+    (`first_block_timed`): with the reading before it, it brackets that block."""
+
+    cores: list[int | None]
+    slowness: float | None = None
+
+
+#: The measurement `measure` is taking, for `first_block_timed`; None outside it.
+_first_block: FirstBlock | None = None
+
+
+def first_block_timed() -> None:
+    """Read the reference on the measured point's cores, once per measurement: measurement
+    loops call it right after their first kept block (a no-op outside `measure`)."""
+    bracket = _first_block
+    if bracket is not None and bracket.slowness is None:
+        bracket.slowness = slowness(reference_by_core(bracket.cores))
+
+
+def began_in_fast_state(before: float, after_first: float | None, protocol: Protocol) -> bool:
+    """Whether the readings around a measurement's first block (``after_first`` None where its
+    loop took none) are all clearly in the fast state, within `fast_reading` of the machine's
+    best.
+
+    Clearly, not merely under `slow_state`: measured on one 2-vCPU host (AMD EPYC, family 25),
+    readings in the fast state were 1.03-1.10x the best and in the slow one 1.35-1.6x; a
+    reading between them is a best of ten calls that straddled a change. And around the block,
+    not only before it: with fast windows as short as 50 ms, the state changed between a
+    1.04x reading and the first block, and a point ran its whole second 1.24x slow, every
+    block in one mode, its first among them (numpy at 64x1000x100x10: 526 us in one main job,
+    424 us in the next)."""
+    readings = [before] if after_first is None else [before, after_first]
+    return max(readings) <= protocol.fast_reading
+
+
 def measure(
     measure_once: Callable[[], list[float]],
     threads: int,
@@ -404,15 +446,15 @@ def measure(
         waited += time.perf_counter() - started
         slow_before.append(before > protocol.slow_state)
         clock_before = CpuClock.now()
-        raw = measure_once()
+        raw, after_first = bracketed(measure_once, cores)
         clock_after = CpuClock.now()
         made_of = parts() if parts is not None else None
         started_fast = fast_start() if fast_start else keep_fast and began_fast(raw, protocol)
-        if before <= protocol.slow_state and started_fast:
-            # Its first block ran right after a fast reading and is in the fast mode: the blocks
+        if started_fast and began_in_fast_state(before, after_first, protocol):
+            # Its first block ran between fast readings and is in the fast mode: the blocks
             # kept are the fast state's, and a slow state that came later slowed only blocks
             # set aside. No reading after is needed to tell.
-            after = before
+            after = before if after_first is None else max(before, after_first)
         else:
             after = slowness(reference_by_core(cores))
         if after > protocol.slow_state and threads > 1:
@@ -475,6 +517,19 @@ def measure(
         **({pooled: True} if pooled else {}),
     )
     return samples
+
+
+def bracketed(
+    measure_once: Callable[[], list[float]], cores: list[int | None]
+) -> tuple[list[float], float | None]:
+    """``measure_once``'s blocks and the reading its loop took after its first kept block
+    (`first_block_timed`; None where it took none)."""
+    global _first_block
+    _first_block = FirstBlock(cores)
+    try:
+        return measure_once(), _first_block.slowness
+    finally:
+        _first_block = None
 
 
 #: `pool_round`'s outcomes, as the flags line names them (`reports.flags` reads them).

@@ -1326,7 +1326,8 @@ def test_a_paired_round_that_began_fast_is_not_judged_by_the_reading_after(
     """Fast before, slow after: clean if each side's first kept block is in its fast mode
     (calls 1-4 are the warm-up pairs; call 5 is torch-cpu's first kept block)."""
     bench = ticking_paired_bench(monkeypatch, {slowed_call: 2} if slowed_call else {})
-    readings = iter([1.0, 2.0] + [1.0] * 9)  # slow after the first attempt only
+    # fast before the round and after its first kept pair, slow after the first attempt only
+    readings = iter([1.0, 1.0, 2.0] + [1.0] * 9)
     monkeypatch.setattr(protocol, "slowness", lambda r: next(readings))
     monkeypatch.setattr(bench_paired, "MIN_FAST_BLOCKS", 3)
     config = protocol.Protocol(measure_seconds=0, pause_seconds=0.0, settle_seconds=0.0)
@@ -1334,3 +1335,46 @@ def test_a_paired_round_that_began_fast_is_not_judged_by_the_reading_after(
     bench.track_relative_time({}, "x")
     (row,) = flag_rows(steady_machine)
     assert row["attempts"] == (2 if disturbed else 1)
+
+
+@pytest.mark.parametrize(
+    ("readings", "attempts"),
+    [
+        ([1.0, 1.0], 1),  # fast before and after the first block: no reading after the point
+        ([1.0, 1.3, 1.3, 1.0, 1.0], 2),  # slow after the first block: read after, measured again
+        ([1.2, 1.2, 1.3, 1.0, 1.0], 2),  # under the slow line but not clearly fast: read after
+    ],
+)
+def test_a_point_skips_the_reading_after_only_when_its_first_block_ran_between_fast_readings(
+    monkeypatch, steady_machine, readings, attempts
+):
+    taken = iter(readings)
+    monkeypatch.setattr(protocol, "slowness", lambda r: next(taken))
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
+    config = protocol.Protocol(pause_seconds=0.0, settle_seconds=0.0, min_blocks=2)
+
+    def measure_once():
+        protocol.first_block_timed()
+        protocol.first_block_timed()  # once per measurement, however often a loop calls it
+        return [1.0, 1.0, 1.05]
+
+    protocol.measure(measure_once, 1, "b.C.track_time", "x/1t", config)
+    (row,) = flag_rows(steady_machine)
+    assert row["attempts"] == attempts
+    assert next(taken, None) is None  # every reading listed was taken, and no other
+
+
+def test_blocked_times_reads_the_reference_after_its_first_block_only(monkeypatch):
+    clock = FakeClock([1.0] * 6)
+    monkeypatch.setattr(protocol.time, "perf_counter", clock.perf_counter)
+    reads = []  # the clock's time at each reading: the calls timed before it
+    monkeypatch.setattr(protocol, "reference_by_core", lambda cores: reads.append(clock.now))
+    monkeypatch.setattr(protocol, "slowness", lambda r: 1.25)
+    config = protocol.Protocol(measure_seconds=0.0, min_blocks=3, max_measure_seconds=100.0)
+    samples, after_first = protocol.bracketed(
+        lambda: protocol.blocked_times(clock.call, 1, config), [0]
+    )
+    assert (samples, after_first) == ([1.0] * 3, 1.25)
+    assert reads == [1.0]  # after the first block's call, before the second
+    protocol.first_block_timed()  # outside a measurement: reads nothing
+    assert reads == [1.0]
