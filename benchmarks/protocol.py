@@ -5,7 +5,8 @@ runs round R of every benchmark, then round R-1, ...), and pools their samples: 
 the median of the blocks of every round, and its interval comes from them too. Inside one
 process this module:
 
-1. pins a one-thread point to one core (where the OS allows), so the scheduler cannot move it;
+1. pins a one-thread point to one core (where the OS allows), so the scheduler cannot move it
+   while it is timed; before each attempt it may move to another core that reads fast (step 4);
 2. calibrates a block of consecutive calls to last >= `Protocol.block_seconds`;
 3. times blocks for >= `Protocol.measure_seconds` (at least `min_blocks`), each sample being
    one block's seconds per call, as training runs them back to back;
@@ -19,7 +20,8 @@ process this module:
      best on that core by more than `slow_state`, the point may have run in the machine's slow
      state (measured here: a core slows to ~1.4-2.5x for a second or more, and everything on
      it moves with it). Before the point the harness waits, polling the reference, for up to
-     `wait_seconds` until no core is slow; after it, a slow reading is the attempt disturbed
+     `wait_seconds` until no core is slow (a one-thread point: until one of the machine's
+     cores is not, and it moves there: `choose_core`); after it, a slow reading is the attempt disturbed
      (on several threads, once read again after `settle_seconds`: the point's own worker
      threads may still spin on its cores). A point whose first block is in its fast mode
      (`began_fast`) and ran between two readings clearly in the fast state (one before the
@@ -115,14 +117,30 @@ def usable_cpus() -> int:
     return os.cpu_count() or 1
 
 
+#: The cores a pinned one-thread point may move between (`pin_one_core` records them).
+_movable_cores: list[int] = []
+
+
 def pin_one_core() -> int | None:
     """Pin this process to the last usable core (core 0 takes most interrupts); None where the
-    OS has no affinity call."""
+    OS has no affinity call. `measure` may move it to another of the cores it had
+    (`choose_core`)."""
     if not hasattr(os, "sched_setaffinity"):
         return None
-    core = max(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {core})
-    return core
+    allowed = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {allowed[-1]})
+    _movable_cores[:] = allowed
+    return allowed[-1]
+
+
+def core_choice(threads: int) -> tuple[list[int | None], bool]:
+    """(the cores a point may be measured on, whether it picks one of them): any core this
+    process had before `pin_one_core` pinned it, for a pinned one-thread point; its own cores
+    (`point_cores`), all of them busy, otherwise."""
+    cores = point_cores()
+    if threads == 1 and len(cores) == 1 and len(_movable_cores) > 1:
+        return list(_movable_cores), True
+    return cores, False
 
 
 @dataclass(frozen=True)
@@ -426,7 +444,7 @@ def measure(
     says for those whether its blocks began in the fast state, as `began_fast` does for the
     others."""
     cpus = usable_cpus()
-    cores = point_cores()
+    choice, choose = core_choice(threads)
     # A machine that stayed slow for the last few points is busy, not passing through a slow
     # moment: measure at once and flag, instead of waiting on every point.
     patient = flags.slow_streak() < protocol.patience_points
@@ -442,7 +460,8 @@ def measure(
     outweighing = Stopwatch()  # seconds spent measuring on to outweigh an earlier round
     for _ in range(tries):
         started = time.perf_counter()
-        before = wait_for_fast(cores, protocol, protocol.wait_seconds if patient else 0.0)
+        wait = protocol.wait_seconds if patient else 0.0
+        before, cores = wait_for_fast(choice, protocol, wait, choose)
         waited += time.perf_counter() - started
         slow_before.append(before > protocol.slow_state)
         clock_before = CpuClock.now()
@@ -726,9 +745,13 @@ def outweigh(
     return raw
 
 
-def wait_for_fast(cores: list[int | None], protocol: Protocol, seconds: float) -> float:
+def wait_for_fast(
+    cores: list[int | None], protocol: Protocol, seconds: float, choose: bool = False
+) -> tuple[float, list[int | None]]:
     """Read the reference on ``cores`` every `poll_seconds` until none is slow (`slow_state`), for
-    at most ``seconds``; the last reading's `slowness`. The VM's slow moments last a second or
+    at most ``seconds``; the last reading's `slowness` and the cores the point runs on. With
+    ``choose``, ``cores`` are those a one-thread point may take (`core_choice`): it waits until
+    one of them is fast and moves there (`choose_core`). The VM's slow moments last a second or
     more and come in clusters with fast windows between them (measured here: runs of points
     1.5-2.5x slow for ~20 s, with single points at 1.05-1.1x among them): a point started in
     such a window is measured clean. On another host of the same VM type the fast windows were
@@ -736,10 +759,29 @@ def wait_for_fast(cores: list[int | None], protocol: Protocol, seconds: float) -
     reading takes ~4 ms a core)."""
     deadline = time.perf_counter() + seconds
     while True:
-        slow = slowness(reference_by_core(cores))
+        readings = reference_by_core(cores)
+        if choose:
+            slow, chosen = choose_core(readings)
+        else:
+            slow, chosen = slowness(readings), cores
         if slow <= protocol.slow_state or time.perf_counter() >= deadline:
-            return slow
+            return slow, chosen
         time.sleep(protocol.poll_seconds)
+
+
+def choose_core(readings: dict[int | None, float]) -> tuple[float, list[int | None]]:
+    """Move this thread to the core whose reading ran nearest its best; (its `slowness`, [it]).
+
+    The VM slows one core at a time and each on its own (measured on one 2-vCPU host: the
+    correlation of the two cores' 100 ms medians of numpy's step was -0.22, each fast 10-40%
+    of the time), so a one-thread point free to take either core finds one fast more often
+    than it finds its own. One thread moves alone: a one-thread point's BLAS and torch work
+    runs on it."""
+    by_core = {core: slowness({core: seconds}) for core, seconds in readings.items()}
+    core = min(by_core, key=by_core.__getitem__)
+    if core is not None:
+        os.sched_setaffinity(0, {core})
+    return by_core[core], [core]
 
 
 def timing_result(samples: list[float], number: int) -> dict:

@@ -1378,3 +1378,42 @@ def test_blocked_times_reads_the_reference_after_its_first_block_only(monkeypatc
     assert reads == [1.0]  # after the first block's call, before the second
     protocol.first_block_timed()  # outside a measurement: reads nothing
     assert reads == [1.0]
+
+
+def test_a_pinned_one_thread_point_moves_to_the_core_found_fast(monkeypatch, steady_machine):
+    """Its own core slow, the other fast: measured on the other, judged by readings there."""
+    monkeypatch.setattr(protocol, "_movable_cores", [0, 1])
+    monkeypatch.setattr(protocol, "point_cores", lambda: [1])  # pinned to the last core
+    read_on = []
+    monkeypatch.setattr(protocol, "reference_by_core", lambda cores: dict.fromkeys(cores, 1e-3))
+
+    def slowness(readings):
+        read_on.append(sorted(readings))
+        return max({0: 1.0, 1: 2.0}[core] for core in readings)
+
+    monkeypatch.setattr(protocol, "slowness", slowness)
+    moved = []
+    monkeypatch.setattr(protocol.os, "sched_setaffinity", lambda pid, cores: moved.append(cores))
+    monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
+    config = protocol.Protocol(pause_seconds=0.0, min_blocks=2)
+
+    def measure_once():
+        protocol.first_block_timed()
+        return [1.0, 1.0]
+
+    protocol.measure(measure_once, 1, "b.C.track_time", "x/1t", config)
+    assert moved == [{0}]
+    assert read_on == [[0], [1], [0]]  # each core before; core 0 after the first block
+    (row,) = flag_rows(steady_machine)
+    assert (row["attempts"], row["disturbed"], row["reference_ratio"]) == (1, False, 1.0)
+
+
+def test_a_point_on_several_threads_or_unpinned_is_not_moved(monkeypatch):
+    monkeypatch.setattr(protocol, "_movable_cores", [0, 1])
+    monkeypatch.setattr(protocol, "point_cores", lambda: [0, 1])
+    assert protocol.core_choice(2) == ([0, 1], False)
+    assert protocol.core_choice(1) == ([0, 1], False)  # one busy thread, unpinned (CUDA)
+    monkeypatch.setattr(protocol, "point_cores", lambda: [1])
+    assert protocol.core_choice(1) == ([0, 1], True)
+    monkeypatch.setattr(protocol, "_movable_cores", [])  # never pinned by `pin_one_core`
+    assert protocol.core_choice(1) == ([1], False)
