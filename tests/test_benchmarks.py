@@ -672,7 +672,7 @@ def test_a_disturbed_round_beside_a_clean_one_is_set_aside(monkeypatch, steady_m
     assert kept == [2.1]
     rows = flag_rows(steady_machine)
     assert [(r["disturbed"], r.get("set_aside")) for r in rows] == [(False, None), (True, True)]
-    assert rows[1]["attempts"] == 1  # set aside, so not measured again
+    assert rows[1]["attempts"] == 3  # measured again to confirm the clean round, then set aside
     assert point_flag(steady_machine).disturbed is False
 
 
@@ -680,9 +680,9 @@ HELD = flags.Pool(1.0, 7, 7, False, 1.0)  # one clean round of 7 samples: settle
 NOT_HELD = flags.Pool(1.0, 3, 3, False, 1.0)  # 3 clean samples would not outnumber 1 more
 
 
-@pytest.mark.parametrize(("pool", "attempts"), [(HELD, 1), (NOT_HELD, 3)])
-def test_a_round_beside_clean_rounds_that_hold_the_point_is_not_measured_again(
-    monkeypatch, steady_machine, pool, attempts
+@pytest.mark.parametrize(("pool", "set_aside"), [(HELD, True), (NOT_HELD, False)])
+def test_a_round_beside_clean_rounds_is_measured_again_to_confirm_them(
+    monkeypatch, steady_machine, pool, set_aside
 ):
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: 3.0)  # every attempt busy
     monkeypatch.setenv(flags.RUN, "two rounds")
@@ -690,15 +690,16 @@ def test_a_round_beside_clean_rounds_that_hold_the_point_is_not_measured_again(
     config = protocol.Protocol(pause_seconds=0.0, min_blocks=1, max_attempts=3)
     protocol.measure(lambda: [1.0] * 3, 1, "b.C.track_time", "x/1t", config)
     (row,) = flag_rows(steady_machine)
-    assert row["attempts"] == attempts
+    assert row["attempts"] == 3
+    assert row.get(protocol.SET_ASIDE, False) is set_aside
 
 
 @pytest.mark.parametrize("pool", [HELD, NOT_HELD])
 def test_every_round_waits_for_the_fast_state_even_beside_clean_rounds_that_hold_the_point(
     monkeypatch, steady_machine, pool
 ):
-    """A later round beside a clean one is measured once, but in the fast state if one comes:
-    a second clean round is what confirms the point."""
+    """A later round beside a clean one waits for the fast state: a second clean round is what
+    confirms the point."""
     monkeypatch.setattr(protocol, "slowness", lambda r: 2.0)  # the machine stays slow
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
     monkeypatch.setenv(flags.RUN, "two rounds")
