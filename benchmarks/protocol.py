@@ -259,12 +259,19 @@ def reference_by_core(cores: list[int | None], calls: int = 10) -> dict[int | No
     return readings
 
 
+def slowness_by_core(readings: dict[int | None, float]) -> dict[int | None, float]:
+    """How slow each core ran the reference against the machine's best on that core
+    (`flags.best_references`, these readings included, with one read of the state): 1.0 at
+    its best."""
+    keys = {core: "best" if core is None else f"core{core}" for core in readings}
+    bests = flags.best_references({keys[core]: s for core, s in readings.items()})
+    return {core: seconds / bests[keys[core]] for core, seconds in readings.items()}
+
+
 def slowness(readings: dict[int | None, float]) -> float:
-    """How slow the slowest core ran the reference against the machine's best on that core
-    (`flags.best_references`, these readings included): 1.0 when every core is at its best."""
-    by_key = {("best" if core is None else f"core{core}"): s for core, s in readings.items()}
-    bests = flags.best_references(by_key)
-    return max(seconds / bests[key] for key, seconds in by_key.items())
+    """How slow the slowest core ran the reference (`slowness_by_core`): 1.0 when every core is
+    at its best."""
+    return max(slowness_by_core(readings).values())
 
 
 def calibrate_reference(calls: int = 50) -> None:
@@ -449,18 +456,17 @@ def measure(
     # moment: measure at once and flag, instead of waiting on every point.
     patient = flags.slow_streak() < protocol.patience_points
     pool = flags.earlier_rounds(benchmark, label)
-    # Beside clean rounds that hold the point a disturbed round is set aside (`pool_round`),
-    # but it is measured again all the same: a second clean round is what confirms the first.
-    # Measured on one 2-vCPU host whose slow state holds most of the time, in three pairs of
-    # main jobs: points that rested on one clean round in both runs agreed within 10% at 65-78%
-    # of them; points with two clean rounds in both runs at 91% (39 of 43).
-    tries = protocol.max_attempts
     attempts: list[Attempt] = []
     began = time.perf_counter()
     waited = 0.0  # seconds spent waiting for the fast state, for the run's summary
     slow_before = []  # whether each attempt's wait for the fast state ran out
     outweighing = Stopwatch()  # seconds spent measuring on to outweigh an earlier round
-    for _ in range(tries):
+    # Beside clean rounds that hold the point a disturbed round is set aside (`pool_round`),
+    # but every round has every attempt: a second clean round is what confirms the first.
+    # Measured on one 2-vCPU host whose slow state holds most of the time, in three pairs of
+    # main jobs: points that rested on one clean round in both runs agreed within 10% at 65-78%
+    # of them; points with two clean rounds in both runs at 91% (39 of 43).
+    for _ in range(protocol.max_attempts):
         started = time.perf_counter()
         wait = protocol.wait_seconds if patient else 0.0
         before, cores = wait_for_fast(choice, protocol, wait, choose)
@@ -779,7 +785,7 @@ def choose_core(readings: dict[int | None, float]) -> tuple[float, list[int | No
     of the time), so a one-thread point free to take either core finds one fast more often
     than it finds its own. One thread moves alone: a one-thread point's BLAS and torch work
     runs on it."""
-    by_core = {core: slowness({core: seconds}) for core, seconds in readings.items()}
+    by_core = slowness_by_core(readings)
     core = min(by_core, key=by_core.__getitem__)
     if core is not None:
         os.sched_setaffinity(0, {core})

@@ -1388,11 +1388,11 @@ def test_a_pinned_one_thread_point_moves_to_the_core_found_fast(monkeypatch, ste
     read_on = []
     monkeypatch.setattr(protocol, "reference_by_core", lambda cores: dict.fromkeys(cores, 1e-3))
 
-    def slowness(readings):
+    def slowness_by_core(readings):
         read_on.append(sorted(readings))
-        return max({0: 1.0, 1: 2.0}[core] for core in readings)
+        return {core: {0: 1.0, 1: 2.0}[core] for core in readings}
 
-    monkeypatch.setattr(protocol, "slowness", slowness)
+    monkeypatch.setattr(protocol, "slowness_by_core", slowness_by_core)
     moved = []
     monkeypatch.setattr(protocol.os, "sched_setaffinity", lambda pid, cores: moved.append(cores))
     monkeypatch.setattr(protocol, "others_cores", lambda a, b: 0.0)
@@ -1404,7 +1404,7 @@ def test_a_pinned_one_thread_point_moves_to_the_core_found_fast(monkeypatch, ste
 
     protocol.measure(measure_once, 1, "b.C.track_time", "x/1t", config)
     assert moved == [{0}]
-    assert read_on == [[0], [1], [0]]  # each core before; core 0 after the first block
+    assert read_on == [[0, 1], [0]]  # both cores before; core 0 after the first block
     (row,) = flag_rows(steady_machine)
     assert (row["attempts"], row["disturbed"], row["reference_ratio"]) == (1, False, 1.0)
 
