@@ -92,7 +92,7 @@ class Plan:
     total: int | None = None  # point runs, for the progress line (None: unknown)
     labels: list[str] = field(default_factory=list)  # continuous: the history points
     commits: tuple[str, str] = ("", "")  # continuous: full hashes of A and B
-    rounds: int = grids.ROUNDS  # continuous: rounds of each commit
+    rounds: int = grids.GATE_ROUNDS  # continuous: rounds of each commit
 
 
 def plan(grid: str, command: str, args: list[str], opts, repo: Path) -> Plan:
@@ -100,7 +100,7 @@ def plan(grid: str, command: str, args: list[str], opts, repo: Path) -> Plan:
     history points (narrowed by the user's ``--bench``), rounds interleaved."""
     rounds = (getattr(opts, "attribute", None) or {}).get("rounds")
     if rounds is None and command in ("run", "continuous"):
-        rounds = grids.ROUNDS
+        rounds = grids.GATE_ROUNDS if command == "continuous" else grids.ROUNDS
         args = [*args, "-a", f"rounds={rounds}"]
     if command == "run":
         count = cli.commit_count(repo, opts)
@@ -127,7 +127,7 @@ def plan(grid: str, command: str, args: list[str], opts, repo: Path) -> Plan:
         None if opts.bench else history_runs(labels, rounds),
         labels,
         (base, head),
-        int(rounds) if str(rounds).isdigit() else grids.ROUNDS,
+        int(rounds) if str(rounds).isdigit() else grids.GATE_ROUNDS,
     )
 
 

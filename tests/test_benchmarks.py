@@ -873,6 +873,42 @@ def test_a_round_that_cannot_outweigh_with_agreeing_measurements_leaves_the_poin
     assert point_flag(steady_machine, benchmark=PAIRED).disturbed is True
 
 
+def test_a_paired_round_whose_sides_both_ran_slow_keeps_its_samples_when_its_ratio_held(
+    monkeypatch, steady_machine
+):
+    """Both sides ran 1.2x in the second round and the ratio did not move: the round pools
+    like any clean round (all its samples, not one, and not measured again)."""
+    config = protocol.Protocol(pause_seconds=0.0, min_blocks=1)
+    first = ([2.0] * 7, {"torch-cpu": 2.0e-4, "numpy": 1.0e-4})
+    second = ([2.02] * 7, {"torch-cpu": 2.42e-4, "numpy": 1.2e-4})
+    kept = paired_rounds(monkeypatch, [first, second], config)
+    assert kept[1] == [2.02] * 7
+    rows = flag_rows(steady_machine)
+    assert [(r["disturbed"], r["attempts"]) for r in rows] == [(False, 1), (False, 1)]
+    assert point_flag(steady_machine, benchmark=PAIRED).disturbed is False
+
+
+def test_a_paired_round_after_one_whose_sides_both_ran_slow_need_not_outweigh_it(
+    monkeypatch, steady_machine
+):
+    """The first round ran both sides 1.2x, its ratio as the second's: no outweighing."""
+    config = protocol.Protocol(pause_seconds=0.0, min_blocks=1)
+    first = ([2.0] * 2, {"torch-cpu": 2.4e-4, "numpy": 1.2e-4})
+    second = ([1.98] * 2, {"torch-cpu": 2.0e-4, "numpy": 1.0e-4})
+    kept = paired_rounds(monkeypatch, [first, second], config)
+    assert kept[1] == [1.98] * 2
+    assert flag_rows(steady_machine)[1]["outweighed_earlier_round"] is None
+
+
+@pytest.mark.parametrize(
+    ("median", "earlier", "held"),
+    [(2.0, 2.0, True), (2.1, 2.0, True), (2.11, 2.0, False), (1.905, 2.0, True),
+     (1.9, 2.0, False), (2.0, None, False)],
+)  # fmt: skip
+def test_a_value_holds_within_the_part_tolerance_either_way(median, earlier, held):
+    assert protocol.value_held([median] * 3, earlier, protocol.Protocol()) is held
+
+
 @pytest.mark.parametrize(
     ("sides", "expected"),
     [

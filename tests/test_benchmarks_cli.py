@@ -253,7 +253,7 @@ def test_continuous_runs_the_history_points_interleaved_then_the_gate(project):
     child = start(project, "quick", "continuous", "-b", "torch", "HEAD~1", "HEAD")
     out, err = child.communicate(timeout=60)
     argv = json.loads((project.root / "seen.json").read_text())["argv"]
-    assert argv[:6] == ["continuous", "HEAD~1", "HEAD", "-a", f"rounds={grids.ROUNDS}",
+    assert argv[:6] == ["continuous", "HEAD~1", "HEAD", "-a", f"rounds={grids.GATE_ROUNDS}",
                         "--interleave-rounds"]  # fmt: skip
     assert argv[6] == "--bench"
     assert "torch" not in argv[:6]  # the user's --bench narrows ours, not beside it
